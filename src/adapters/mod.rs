@@ -1,0 +1,5 @@
+//! The outside world the engine talks to: git, GitHub, the Ollama server.
+
+pub mod git;
+pub mod github;
+pub mod ollama;

@@ -1,0 +1,150 @@
+//! The command line: argument parsing and dispatch. Each command is a file.
+
+pub mod init;
+mod run;
+mod schema;
+mod validate;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+use crate::error::{Error, Outcome};
+use crate::schema::SchemaKind;
+use crate::triggers::local::LocalRun;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "codingworker",
+    version,
+    about = "Turn GitHub issues into pull requests with a local coding agent, driven by YAML playbooks."
+)]
+pub struct Cli {
+    /// Log format on stderr.
+    #[arg(long, global = true, value_enum, default_value_t = LogFormat::Human)]
+    pub log_format: LogFormat,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum LogFormat {
+    Human,
+    Json,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Check playbooks: YAML, schema, templates, references. Exit 0 valid, 1 invalid, 2 unreadable.
+    Validate {
+        /// Playbook files.
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+        /// Output format.
+        #[arg(long, value_enum, default_value_t = validate::Format::Human)]
+        format: validate::Format,
+    },
+    /// Print the JSON Schema of a playbook, task message, worker config or run report.
+    Schema {
+        #[arg(value_enum)]
+        kind: SchemaKind,
+    },
+    /// Run one issue locally in a fresh worktree of the repository (or print the plan).
+    Run {
+        /// The playbook.
+        playbook: PathBuf,
+        /// The issue: a task message or a GitHub `issues` webhook payload (JSON).
+        #[arg(long)]
+        issue: PathBuf,
+        /// The git repository to work on (default: the current directory). Its working
+        /// tree is never touched; the run branch is created in it.
+        #[arg(long)]
+        repo: Option<PathBuf>,
+        /// Print the plan (rendered templates, argv, every attempt) and change nothing.
+        #[arg(long)]
+        dry_run: bool,
+        /// Where to write run.json, summary.md and logs (default: WORKDIR/runs/RUN_ID).
+        #[arg(long)]
+        out: Option<PathBuf>,
+        /// Worktrees and runs go here (default: $CODINGWORKER_WORKDIR or ~/.codingworker).
+        #[arg(long)]
+        workdir: Option<PathBuf>,
+        /// Restart the run branch from HEAD if it exists (removes that branch's old worktree).
+        #[arg(long)]
+        force: bool,
+        /// Push and talk to GitHub with $GITHUB_TOKEN ($GITHUB_API_URL for another API).
+        /// Without it, pr_open and comment print what they would send.
+        #[arg(long)]
+        github: bool,
+    },
+    /// Write a starter .codingworker.yml for the repository (detects cargo, go, npm, pytest).
+    Init {
+        /// The repository (default: the current directory).
+        #[arg(long, default_value = ".")]
+        dir: PathBuf,
+        /// Replace an existing .codingworker.yml.
+        #[arg(long)]
+        force: bool,
+    },
+}
+
+/// Parses the command line, runs the command and turns the result into an exit code.
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_logging(cli.log_format);
+    let result = run(cli);
+    ExitCode::from(match result {
+        Ok(outcome) => outcome.exit_code(),
+        Err(Error::Reported(e)) => e.exit_code(),
+        Err(e) => {
+            eprintln!("error: {e}");
+            e.exit_code()
+        }
+    })
+}
+
+fn run(cli: Cli) -> Result<Outcome, Error> {
+    match cli.command {
+        Command::Validate { files, format } => validate::run(&files, format),
+        Command::Schema { kind } => schema::run(kind),
+        Command::Run {
+            playbook,
+            issue,
+            repo,
+            dry_run,
+            out,
+            workdir,
+            force,
+            github,
+        } => run::run(&LocalRun {
+            playbook,
+            issue,
+            repo,
+            dry_run,
+            out,
+            workdir,
+            force,
+            github,
+        }),
+        Command::Init { dir, force } => init::run(&dir, force),
+    }
+}
+
+/// Logs go to stderr: human lines by default, JSON with `--log-format json`. The level
+/// comes from `CODINGWORKER_LOG` (e.g. `debug`), default `info`.
+fn init_logging(format: LogFormat) {
+    use tracing_subscriber::EnvFilter;
+    let filter =
+        EnvFilter::try_from_env("CODINGWORKER_LOG").unwrap_or_else(|_| EnvFilter::new("info"));
+    let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_target(false)
+        .with_ansi(ansi);
+    let _ = match format {
+        LogFormat::Human => builder.compact().try_init(),
+        LogFormat::Json => builder.json().flatten_event(true).try_init(),
+    };
+}

@@ -1,0 +1,670 @@
+//! The executor: runs a playbook's steps in order against a task, in a checkout.
+//!
+//! For each step it decides whether to run (`if`, default `success()`; a spent run budget),
+//! builds the child environment in layers, computes the deadline (the step's timeout, capped
+//! by the run's), runs the kind, and records the result for templates (`steps.<id>`) and
+//! for the report, which is rewritten after every step. After the run's budget is spent,
+//! only reporting steps (`pr_open`, `comment`) still run, each within its own timeout, so
+//! that work already done is pushed and reported rather than lost.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use minijinja::Value;
+use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
+
+use super::report::{AttemptInfo, RunReport, RunStatus, StepReport};
+use super::state::{StepResult, StepStatus, millis};
+use crate::adapters::git::{IDENTITY, PushTarget, Workspace};
+use crate::adapters::github::GitHub;
+use crate::mask::Masker;
+use crate::playbook::model::{Playbook, Step, StepKind};
+use crate::playbook::types::Version1;
+use crate::playbook::types::{Condition, EnvMap};
+use crate::process::{self, Supervision, env as child_env};
+use crate::steps;
+use crate::task::Task;
+use crate::template::context::{ContextBase, run_value};
+use crate::template::sites::step_pointer;
+use crate::template::{SiteKind, Templates};
+
+/// Knobs of the engine that are not part of a playbook.
+#[derive(Debug, Clone)]
+pub struct EngineOptions {
+    /// Time between SIGTERM and SIGKILL when a step is stopped.
+    pub kill_grace: Duration,
+    /// Bytes of each output stream kept in memory per step.
+    pub output_limit: usize,
+    /// The aider executable.
+    pub aider_program: String,
+    /// How long the Ollama probe waits.
+    pub probe_timeout: Duration,
+}
+
+impl EngineOptions {
+    /// Defaults, with `CODINGWORKER_AIDER` and `CODINGWORKER_KILL_GRACE` from the worker's
+    /// environment.
+    pub fn from_env(env: &BTreeMap<String, String>) -> Self {
+        Self {
+            kill_grace: env
+                .get("CODINGWORKER_KILL_GRACE")
+                .and_then(|g| humantime::parse_duration(g).ok())
+                .unwrap_or(Duration::from_secs(10)),
+            output_limit: 256 * 1024,
+            aider_program: env
+                .get("CODINGWORKER_AIDER")
+                .cloned()
+                .unwrap_or_else(|| "aider".into()),
+            probe_timeout: Duration::from_secs(5),
+        }
+    }
+}
+
+/// Everything a run needs, prepared by a trigger (local run or worker).
+pub struct RunInput {
+    pub playbook: Arc<Playbook>,
+    pub playbook_path: String,
+    pub templates: Arc<Templates>,
+    pub task: Task,
+    pub run_id: String,
+    pub branch: String,
+    /// The checkout the steps run in (a git worktree on the run branch).
+    pub checkout: PathBuf,
+    /// Where `run.json`, `summary.md`, logs and prompts go.
+    pub run_dir: PathBuf,
+    /// The worker's environment (secrets are read from it; children get a scrubbed copy).
+    pub parent_env: BTreeMap<String, String>,
+    /// `None`: `pr_open` and `comment` print what they would send.
+    pub github: Option<Arc<dyn GitHub>>,
+    /// Where `pr_open` pushes; `None`: it commits but does not push.
+    pub push: Option<PushTarget>,
+    pub options: EngineOptions,
+    pub cancel: CancellationToken,
+}
+
+/// A run that could not start.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct SetupError(pub String);
+
+/// What step kinds may use while they run; it does not change during the run.
+pub struct Services {
+    pub playbook: Arc<Playbook>,
+    pub templates: Arc<Templates>,
+    pub task: Task,
+    pub run_id: String,
+    pub branch: String,
+    pub checkout: PathBuf,
+    pub run_dir: PathBuf,
+    pub parent_env: BTreeMap<String, String>,
+    pub github: Option<Arc<dyn GitHub>>,
+    pub push: Option<PushTarget>,
+    pub options: EngineOptions,
+    pub cancel: CancellationToken,
+    pub base: ContextBase,
+    pub masker: Masker,
+    /// passthrough + issue variables + secrets + playbook env.
+    pub child_env: BTreeMap<String, String>,
+    pub workspace: Workspace,
+    pub deadline: Instant,
+}
+
+/// One step about to run: what its kind needs.
+pub struct StepCall<'a> {
+    pub step: &'a Step,
+    pub pointer: &'a str,
+    pub ctx: Value,
+    pub env: BTreeMap<String, String>,
+    pub cwd: PathBuf,
+    pub deadline: Instant,
+    /// The step's own timeout, for messages.
+    pub limit: Option<Duration>,
+    /// Stem of this execution's files under the run directory (`03-test-a2`).
+    pub stem: String,
+    pub attempt: Option<u32>,
+}
+
+impl StepCall<'_> {
+    /// Renders a text template of this step (`field` relative to the step, e.g. `aider/model`).
+    pub fn render(&self, s: &Services, field: &str) -> Result<String, String> {
+        s.templates
+            .render(
+                SiteKind::Text,
+                &format!("{}/{field}", self.pointer),
+                &self.ctx,
+            )
+            .map_err(|e| format!("template error in `{}`: {e}", field.replace('/', ".")))
+    }
+
+    pub fn log_path(&self, s: &Services) -> PathBuf {
+        s.run_dir.join("logs").join(format!("{}.log", self.stem))
+    }
+
+    pub fn supervision(&self, s: &Services) -> Supervision {
+        Supervision {
+            deadline: self.deadline,
+            cancel: s.cancel.clone(),
+            grace: s.options.kill_grace,
+            limit: s.options.output_limit,
+            log: Some(self.log_path(s)),
+            masker: s.masker.clone(),
+        }
+    }
+}
+
+/// The scope steps run in: the top level, or one attempt of a retry.
+pub(crate) struct Scope {
+    /// Something failed before this scope began.
+    pub outer_failed: bool,
+    /// The deadline of an enclosing retry that set a `timeout`.
+    pub deadline: Option<Instant>,
+    /// Something failed in this scope.
+    pub failed_here: bool,
+    pub attempt: Option<AttemptScope>,
+}
+
+pub(crate) struct AttemptScope {
+    pub value: Value,
+    pub info: AttemptInfo,
+    pub env: BTreeMap<String, String>,
+}
+
+impl Scope {
+    pub fn top() -> Self {
+        Self {
+            outer_failed: false,
+            deadline: None,
+            failed_here: false,
+            attempt: None,
+        }
+    }
+
+    pub fn failed(&self) -> bool {
+        self.outer_failed || self.failed_here
+    }
+}
+
+/// A run in progress.
+pub struct Engine {
+    pub(crate) s: Services,
+    steps: BTreeMap<String, Value>,
+    pub(crate) report: RunReport,
+    timed_out: bool,
+    seq: usize,
+    started: Instant,
+}
+
+impl Engine {
+    /// Prepares a run: secrets, masking, the child environment, the report.
+    pub fn new(input: RunInput) -> Result<Self, SetupError> {
+        let listed: Vec<String> = input.playbook.secrets.iter().map(|s| s.0.clone()).collect();
+        let secrets: BTreeMap<String, String> = listed
+            .iter()
+            .filter_map(|name| {
+                input
+                    .parent_env
+                    .get(name)
+                    .map(|v| (name.clone(), v.clone()))
+            })
+            .collect();
+        for name in listed.iter().filter(|n| !secrets.contains_key(*n)) {
+            tracing::warn!(secret = %name, "secret listed by the playbook is not set in the environment; templates that read it will fail");
+        }
+        let masker = Masker::for_environment(&input.parent_env, &listed);
+        let base = ContextBase::new(&input.task, &input.playbook.vars, &secrets);
+        let workspace = Workspace::new(&input.checkout);
+        let started = Instant::now();
+        let deadline = started + input.playbook.timeout.0;
+
+        let mut env = child_env::passthrough(&input.parent_env);
+        issue_env(&input.task, &input.branch, &input.run_dir, &mut env);
+        env.extend(secrets.clone());
+        if !workspace.has_identity() {
+            for (k, v) in [
+                ("GIT_AUTHOR_NAME", IDENTITY.0),
+                ("GIT_AUTHOR_EMAIL", IDENTITY.1),
+                ("GIT_COMMITTER_NAME", IDENTITY.0),
+                ("GIT_COMMITTER_EMAIL", IDENTITY.1),
+            ] {
+                env.insert(k.into(), v.into());
+            }
+        }
+
+        let mut steps = BTreeMap::new();
+        index_steps(&input.playbook.steps, &mut steps);
+        let report = RunReport {
+            version: Version1,
+            id: input.run_id.clone(),
+            playbook: input.playbook_path.clone(),
+            playbook_name: input.playbook.name.clone(),
+            task_id: input.task.id.clone(),
+            repo: input.task.repo.full_name.clone(),
+            issue: input.task.issue.number,
+            status: RunStatus::Running,
+            branch: input.branch.clone(),
+            workdir: input.checkout.display().to_string(),
+            started_at: jiff::Timestamp::now().to_string(),
+            finished_at: None,
+            duration_ms: 0,
+            steps: Vec::new(),
+            pr: None,
+        };
+        let mut engine = Engine {
+            s: Services {
+                playbook: input.playbook,
+                templates: input.templates,
+                task: input.task,
+                run_id: input.run_id,
+                branch: input.branch,
+                checkout: input.checkout,
+                run_dir: input.run_dir,
+                parent_env: input.parent_env,
+                github: input.github,
+                push: input.push,
+                options: input.options,
+                cancel: input.cancel,
+                base,
+                masker,
+                child_env: BTreeMap::new(),
+                workspace,
+                deadline,
+            },
+            steps,
+            report,
+            timed_out: false,
+            seq: 0,
+            started,
+        };
+        // The playbook's env is rendered once, with the run's context.
+        let top = Scope::top();
+        let ctx = engine.ctx(&top);
+        let rendered = render_env(&engine.s.templates, "/env", &engine.s.playbook.env, &ctx)
+            .map_err(|e| SetupError(format!("the playbook's `env` cannot be rendered: {e}")))?;
+        env.extend(rendered);
+        engine.s.child_env = env;
+        for dir in ["logs", "prompts"] {
+            std::fs::create_dir_all(engine.s.run_dir.join(dir)).map_err(|e| {
+                SetupError(format!(
+                    "failed to create {}: {e}",
+                    engine.s.run_dir.join(dir).display()
+                ))
+            })?;
+        }
+        engine.save();
+        Ok(engine)
+    }
+
+    /// Runs every step and returns the final report (also written to the run directory).
+    pub async fn run(mut self) -> RunReport {
+        tracing::info!(run = %self.s.run_id, playbook = %self.s.playbook.name, repo = %self.s.task.repo.full_name,
+            issue = self.s.task.issue.number, branch = %self.s.branch, "run started");
+        let pb = self.s.playbook.clone();
+        let mut scope = Scope::top();
+        for (i, step) in pb.steps.iter().enumerate() {
+            self.run_step(step, &step_pointer(i), &mut scope).await;
+        }
+        self.report.status = if self.s.cancel.is_cancelled() {
+            RunStatus::Cancelled
+        } else if self.timed_out {
+            RunStatus::TimedOut
+        } else if scope.failed() {
+            RunStatus::Failure
+        } else {
+            RunStatus::Success
+        };
+        self.report.finished_at = Some(jiff::Timestamp::now().to_string());
+        self.report.duration_ms = millis(self.started.elapsed());
+        self.save();
+        if let Err(e) = std::fs::write(
+            self.s.run_dir.join("summary.md"),
+            self.report.summary_markdown(),
+        ) {
+            tracing::warn!(error = %e, "failed to write summary.md");
+        }
+        tracing::info!(run = %self.s.run_id, status = self.report.status.as_str(), "run finished");
+        self.report
+    }
+
+    /// The template context for a step in `scope`.
+    pub(crate) fn ctx(&self, scope: &Scope) -> Value {
+        let run = run_value(
+            &self.s.run_id,
+            &self.s.branch,
+            &self.s.checkout.display().to_string(),
+            &self.report.steps_table(),
+        );
+        self.s.base.with(
+            run,
+            Value::from(self.steps.clone()),
+            scope.attempt.as_ref().map(|a| &a.value),
+            scope.failed(),
+        )
+    }
+
+    fn out_of_time(&self) -> bool {
+        self.timed_out || Instant::now() >= self.s.deadline
+    }
+
+    /// Runs one step and records its result.
+    pub(crate) async fn run_step(&mut self, step: &Step, pointer: &str, scope: &mut Scope) {
+        let index = self.report.steps.len();
+        self.seq += 1;
+        let stem = match &scope.attempt {
+            Some(a) => format!("{:02}-{}-a{}", self.seq, step.id, a.info.number),
+            None => format!("{:02}-{}", self.seq, step.id),
+        };
+        let started = Instant::now();
+        tracing::info!(step = %step.id, kind = step.kind.name(), attempt = scope.attempt.as_ref().map(|a| a.info.number), "step started");
+        let result = self.execute(step, pointer, scope, stem.clone()).await;
+        self.record(step, scope, index, &stem, result, started);
+    }
+
+    async fn execute(
+        &mut self,
+        step: &Step,
+        pointer: &str,
+        scope: &mut Scope,
+        stem: String,
+    ) -> StepResult {
+        if self.s.cancel.is_cancelled() {
+            return StepResult::with_status(StepStatus::Cancelled, "the run was cancelled");
+        }
+        let reporting = matches!(step.kind, StepKind::PrOpen(_) | StepKind::Comment(_));
+        if self.out_of_time() && !reporting {
+            self.timed_out = true;
+            return StepResult::skipped(format!(
+                "skipped: the run's time budget ({}) is spent",
+                humantime::format_duration(self.s.playbook.timeout.0)
+            ));
+        }
+        if scope.deadline.is_some_and(|d| Instant::now() >= d) && !reporting {
+            return StepResult::skipped("skipped: the enclosing retry's time budget is spent");
+        }
+        let ctx = self.ctx(scope);
+        let run_it = match &step.condition {
+            None => !scope.failed(),
+            Some(Condition::Bool(b)) => *b,
+            Some(Condition::Expr(_)) => match self.s.templates.eval(&format!("{pointer}/if"), &ctx)
+            {
+                Ok(b) => b,
+                Err(e) => return StepResult::failed(format!("`if` cannot be evaluated: {e}")),
+            },
+        };
+        if !run_it {
+            return StepResult::skipped(match &step.condition {
+                None => "skipped: an earlier step failed".to_owned(),
+                Some(Condition::Bool(_)) => "skipped: `if: false`".to_owned(),
+                Some(Condition::Expr(e)) => format!("skipped: `if: {e}` is false"),
+            });
+        }
+        if let StepKind::Retry(spec) = &step.kind {
+            return self.run_retry(step, pointer, spec, scope).await;
+        }
+        let mut env = self.s.child_env.clone();
+        if let Some(a) = &scope.attempt {
+            env.extend(a.env.clone());
+        }
+        match render_env(
+            &self.s.templates,
+            &format!("{pointer}/env"),
+            &step.env,
+            &ctx,
+        ) {
+            Ok(step_env) => env.extend(step_env),
+            Err(e) => return StepResult::failed(e),
+        }
+        let cwd = match step_cwd(&self.s.checkout, step.workdir.as_deref()) {
+            Ok(c) => c,
+            Err(e) => return StepResult::failed(e),
+        };
+        let limit = step.timeout();
+        let (deadline, run_bound) = self.deadline_for(limit, reporting, scope.deadline);
+        let call = StepCall {
+            step,
+            pointer,
+            ctx,
+            env,
+            cwd,
+            deadline,
+            limit,
+            stem,
+            attempt: scope.attempt.as_ref().map(|a| a.info.number),
+        };
+        let before = self.s.workspace.snapshot().ok();
+        let mut result = match &step.kind {
+            StepKind::Shell(_) => steps::shell::run(&self.s, &call).await,
+            StepKind::Aider(spec) => steps::aider::run(&self.s, &call, spec).await,
+            StepKind::PrOpen(spec) => steps::pr_open::run(&self.s, &call, spec).await,
+            StepKind::Comment(spec) => steps::comment::run(&self.s, &call, spec).await,
+            StepKind::Retry(_) => unreachable!("handled above"),
+        };
+        if matches!(step.kind, StepKind::Shell(_)) {
+            result.changed = before != self.s.workspace.snapshot().ok();
+        }
+        if result.status == StepStatus::TimedOut && run_bound {
+            self.timed_out = true;
+            result.message = Some(format!(
+                "timed out: the run's time budget ({}) ran out",
+                humantime::format_duration(self.s.playbook.timeout.0)
+            ));
+        }
+        result
+    }
+
+    /// A step's deadline and whether the run's budget (not the step's own or an enclosing
+    /// retry's) sets it.
+    pub(crate) fn deadline_for(
+        &self,
+        limit: Option<Duration>,
+        reporting: bool,
+        outer: Option<Instant>,
+    ) -> (Instant, bool) {
+        let now = Instant::now();
+        let own = match (limit.map(|l| now + l), outer) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
+        if reporting && self.out_of_time() {
+            return (own.unwrap_or(now + Duration::from_secs(60)), false);
+        }
+        match own {
+            Some(o) if o < self.s.deadline => (o, false),
+            _ => (self.s.deadline, true),
+        }
+    }
+
+    pub(crate) fn out_of_time_now(&self) -> bool {
+        self.out_of_time()
+    }
+
+    pub(crate) fn mark_timed_out(&mut self) {
+        self.timed_out = true;
+    }
+
+    fn record(
+        &mut self,
+        step: &Step,
+        scope: &mut Scope,
+        index: usize,
+        stem: &str,
+        result: StepResult,
+        started: Instant,
+    ) {
+        let mut value_result = result.clone();
+        if matches!(step.kind, StepKind::PrOpen(_)) && value_result.outputs.is_empty() {
+            value_result.outputs = super::state::pr_outputs(None);
+        }
+        self.steps
+            .insert(step.id.0.clone(), value_result.to_value());
+        if result.status.is_failed() && !step.continue_on_error {
+            scope.failed_here = true;
+        }
+        let message = result.message.as_deref().map(|m| self.s.masker.mask(m));
+        let duration_ms = millis(started.elapsed());
+        tracing::info!(step = %step.id, status = result.status.as_str(), duration_ms,
+            message = message.as_deref().unwrap_or(""), "step finished");
+        let entry = StepReport {
+            id: step.id.0.clone(),
+            name: step.name.clone(),
+            kind: step.kind.name().to_owned(),
+            status: result.status,
+            exit_code: result.exit_code,
+            duration_ms,
+            attempt: scope.attempt.as_ref().map(|a| a.info.clone()),
+            message,
+            log: result.logged.then(|| format!("logs/{stem}.log")),
+        };
+        self.report
+            .steps
+            .insert(index.min(self.report.steps.len()), entry);
+        if let Some(pr) = result.pr {
+            self.report.pr = Some(pr);
+        }
+        self.report.duration_ms = millis(self.started.elapsed());
+        self.save();
+    }
+
+    /// Writes `run.json` (a failure to write is logged, not fatal).
+    fn save(&self) {
+        if let Err(e) = self.report.write_json(&self.s.run_dir) {
+            tracing::warn!(error = %e, dir = %self.s.run_dir.display(), "failed to write run.json");
+        }
+    }
+
+    /// Renders an attempt's env (used by the retry step).
+    pub(crate) fn render_attempt_env(
+        &self,
+        pointer: &str,
+        env: &EnvMap,
+        ctx: &Value,
+    ) -> Result<BTreeMap<String, String>, String> {
+        render_env(&self.s.templates, pointer, env, ctx)
+    }
+
+    pub(crate) fn snapshot_changed_since(
+        &self,
+        before: &Option<crate::adapters::git::Snapshot>,
+    ) -> bool {
+        *before != self.s.workspace.snapshot().ok()
+    }
+}
+
+/// `steps.<id>` for every step, nested ones included, before anything ran.
+fn index_steps(steps: &[Step], out: &mut BTreeMap<String, Value>) {
+    for step in steps {
+        out.insert(
+            step.id.0.clone(),
+            StepResult::not_run_value(step.kind.name()),
+        );
+        index_steps(step.children(), out);
+    }
+}
+
+/// Renders an env map whose templates sit under `pointer`.
+pub(crate) fn render_env(
+    templates: &Templates,
+    pointer: &str,
+    env: &EnvMap,
+    ctx: &Value,
+) -> Result<BTreeMap<String, String>, String> {
+    let mut out = BTreeMap::new();
+    for (name, _) in env.iter() {
+        let p = crate::source::yaml::pointer_push(pointer, name);
+        let value = templates
+            .render(SiteKind::Text, &p, ctx)
+            .map_err(|e| format!("template error in env `{name}`: {e}"))?;
+        if !child_env::env_safe(name, &value) {
+            return Err(format!(
+                "env `{name}` cannot be set: it contains a NUL byte or is too long"
+            ));
+        }
+        out.insert(name.clone(), value);
+    }
+    Ok(out)
+}
+
+/// The issue variables of every child: `CW_ISSUE_*`, `CW_REPO`, `CW_BRANCH`. A value the
+/// environment cannot hold (NUL byte, over 128 KiB) is left out; the body is always in the
+/// file `CW_ISSUE_BODY_FILE` names.
+fn issue_env(task: &Task, branch: &str, run_dir: &Path, env: &mut BTreeMap<String, String>) {
+    let body_file = run_dir.join("issue-body.md");
+    let _ = std::fs::create_dir_all(run_dir);
+    if std::fs::write(&body_file, &task.issue.body).is_ok() {
+        env.insert("CW_ISSUE_BODY_FILE".into(), body_file.display().to_string());
+    }
+    let vars = [
+        ("CW_ISSUE_NUMBER", task.issue.number.to_string()),
+        ("CW_ISSUE_TITLE", task.issue.title.clone()),
+        ("CW_ISSUE_BODY", task.issue.body.clone()),
+        ("CW_ISSUE_LABELS", task.issue.labels.join(",")),
+        ("CW_ISSUE_AUTHOR", task.issue.author.clone()),
+        ("CW_ISSUE_URL", task.issue.url.clone()),
+        ("CW_REPO", task.repo.full_name.clone()),
+        ("CW_BRANCH", branch.to_owned()),
+    ];
+    for (name, value) in vars {
+        if child_env::env_safe(name, &value) {
+            env.insert(name.into(), value);
+        } else {
+            tracing::warn!(
+                variable = name,
+                "issue text cannot be put in the environment (NUL byte or over 128 KiB); left out"
+            );
+        }
+    }
+}
+
+/// The directory a step runs in: the checkout or `workdir` inside it (which must exist and
+/// must not lead outside through a symlink).
+pub fn step_cwd(checkout: &Path, workdir: Option<&str>) -> Result<PathBuf, String> {
+    let Some(dir) = workdir else {
+        return Ok(checkout.to_path_buf());
+    };
+    crate::playbook::validate::check_relative(dir).map_err(|why| format!("`workdir` {why}"))?;
+    let path = checkout.join(dir);
+    let real = path
+        .canonicalize()
+        .map_err(|_| format!("`workdir` {dir} does not exist in the checkout"))?;
+    let root = checkout
+        .canonicalize()
+        .map_err(|e| format!("failed to resolve the checkout: {e}"))?;
+    if !real.starts_with(&root) {
+        return Err(format!("`workdir` {dir} leads outside the checkout"));
+    }
+    Ok(path)
+}
+
+/// Runs a process for a step: the shared tail of `shell` and `aider`.
+pub(crate) async fn run_process(
+    s: &Services,
+    call: &StepCall<'_>,
+    program: &str,
+    args: Vec<String>,
+    header: &str,
+) -> StepResult {
+    run_process_env(s, call, program, args, call.env.clone(), header).await
+}
+
+/// [`run_process`] with an environment of its own.
+pub(crate) async fn run_process_env(
+    s: &Services,
+    call: &StepCall<'_>,
+    program: &str,
+    args: Vec<String>,
+    env: BTreeMap<String, String>,
+    header: &str,
+) -> StepResult {
+    let cmd = process::Command {
+        program: program.to_owned(),
+        args,
+        cwd: call.cwd.clone(),
+        env,
+    };
+    match process::run(&cmd, &call.supervision(s), Some(header)).await {
+        Ok(f) => StepResult::from_process(f, call.limit),
+        Err(e) => StepResult::failed(e.to_string()),
+    }
+}

@@ -1,0 +1,6 @@
+//! The engine: runs a playbook's steps against a task and reports what happened.
+
+pub mod executor;
+pub mod plan;
+pub mod report;
+pub mod state;

@@ -1,0 +1,581 @@
+//! Semantic checks of a playbook, after the schema: what a JSON Schema cannot say.
+//!
+//! - step ids are unique, nested steps included;
+//! - every template and expression compiles;
+//! - every name a template reads exists: known roots, `steps.X` of an existing step and a
+//!   known output, `secrets.X` listed in `secrets`, `vars.X` defined, `attempt` only inside a
+//!   retry and with keys its entries set;
+//! - `steps.my-step` (read as a subtraction) is caught and `steps["my-step"]` suggested;
+//! - `| safe` on issue data in a shell step is warned about;
+//! - `workdir` and literal `files`/`read` paths stay inside the checkout.
+
+use std::collections::{BTreeSet, HashMap};
+
+use super::load::{Parts, site_span};
+use super::model::{STEP_KINDS, Step, StepKind};
+use crate::diagnostic::{Diagnostic, did_you_mean, suggest};
+use crate::source::SourceFile;
+use crate::source::yaml::Document;
+use crate::template::{BUILTIN_GLOBALS, FUNCTIONS, ROOT_NAMES, Site, SiteKind, Templates, sites};
+
+pub const ISSUE_FIELDS: [&str; 6] = ["number", "title", "body", "labels", "author", "url"];
+pub const REPO_FIELDS: [&str; 5] = ["full_name", "owner", "name", "clone_url", "default_branch"];
+pub const RUN_FIELDS: [&str; 4] = ["id", "branch", "workdir", "summary"];
+pub const STEP_FIELDS: [&str; 9] = [
+    "status",
+    "ok",
+    "failed",
+    "exit_code",
+    "stdout",
+    "stderr",
+    "output",
+    "duration_ms",
+    "changed",
+];
+pub const PR_OPEN_FIELDS: [&str; 3] = ["number", "url", "created"];
+
+/// Runs the semantic checks on the readable parts of a playbook.
+pub fn check(parts: &Parts<'_>, doc: &Document, source: &SourceFile) -> Vec<Diagnostic> {
+    let mut v = Checker {
+        doc,
+        source,
+        out: Vec::new(),
+        steps: HashMap::new(),
+        attempt_keys: HashMap::new(),
+    };
+    if let Some(steps) = doc.value.get("steps") {
+        v.index_steps("/steps", steps);
+    }
+    for (pointer, _, step) in &parts.steps {
+        v.check_step(pointer, step);
+    }
+    let sites = sites::collect_parts(&parts.branch, &parts.env, &parts.steps);
+    v.check_templates(&sites, parts);
+    v.out
+}
+
+struct StepInfo {
+    kind: &'static str,
+    pointer: String,
+}
+
+struct Checker<'a> {
+    doc: &'a Document,
+    source: &'a SourceFile,
+    out: Vec<Diagnostic>,
+    steps: HashMap<String, StepInfo>,
+    /// For each retry step pointer: the keys of each of its attempt entries.
+    attempt_keys: HashMap<String, Vec<BTreeSet<String>>>,
+}
+
+impl Checker<'_> {
+    /// Indexes every step id of the document, readable or not, so that a step with an
+    /// error elsewhere still counts as existing for references.
+    fn index_steps(&mut self, steps_pointer: &str, steps: &serde_json::Value) {
+        let Some(list) = steps.as_array() else { return };
+        for (i, step) in list.iter().enumerate() {
+            let pointer = format!("{steps_pointer}/{i}");
+            let Some(id) = step.get("id").and_then(serde_json::Value::as_str) else {
+                continue;
+            };
+            let kind = STEP_KINDS
+                .iter()
+                .copied()
+                .find(|k| step.get(*k).is_some())
+                .unwrap_or("");
+            if let Some(first) = self.steps.get(id) {
+                let first_line = self.doc.value_span(&format!("{}/id", first.pointer)).line;
+                self.out.push(
+                    Diagnostic::error("duplicate-id", format!("duplicate step id `{id}`"))
+                        .at(self.doc.value_span(&format!("{pointer}/id")))
+                        .label(format!("first used on line {first_line}"))
+                        .help("step ids are unique in a playbook, nested steps included"),
+                );
+            } else {
+                self.steps.insert(
+                    id.to_owned(),
+                    StepInfo {
+                        kind,
+                        pointer: pointer.clone(),
+                    },
+                );
+            }
+            if let Some(retry) = step.get("retry") {
+                let entries = retry.get("attempts").and_then(serde_json::Value::as_array);
+                let keys = entries
+                    .map(|a| {
+                        a.iter()
+                            .map(|e| {
+                                e.as_object()
+                                    .map(|o| o.keys().filter(|k| *k != "env").cloned().collect())
+                                    .unwrap_or_default()
+                            })
+                            .collect()
+                    })
+                    .unwrap_or_default();
+                self.attempt_keys.insert(pointer.clone(), keys);
+                if let Some(children) = retry.get("steps") {
+                    self.index_steps(&format!("{pointer}/retry/steps"), children);
+                }
+            }
+        }
+    }
+
+    fn check_step(&mut self, pointer: &str, step: &Step) {
+        if let Some(dir) = &step.workdir
+            && let Err(why) = check_relative(dir)
+        {
+            self.out.push(
+                Diagnostic::error("path-escapes", format!("`workdir` {why}"))
+                    .at(self.doc.value_span(&format!("{pointer}/workdir"))),
+            );
+        }
+        match &step.kind {
+            StepKind::Aider(a) => {
+                for (field, list) in [("files", &a.files), ("read", &a.read)] {
+                    for (i, t) in list.iter().enumerate() {
+                        if t.as_str().contains("{{") || t.as_str().contains("{%") {
+                            continue; // checked when rendered
+                        }
+                        if let Err(why) = check_relative(t.as_str()) {
+                            self.out.push(
+                                Diagnostic::error(
+                                    "path-escapes",
+                                    format!("`{field}` entry `{}` {why}", t.as_str()),
+                                )
+                                .at(self.doc.value_span(&format!("{pointer}/aider/{field}/{i}"))),
+                            );
+                        }
+                    }
+                }
+            }
+            StepKind::Retry(r) => {
+                for (i, attempt) in r.attempts.iter().enumerate() {
+                    if attempt.keys.contains_key("number") {
+                        self.out.push(
+                            Diagnostic::error(
+                                "reserved-key",
+                                "`number` is set by codingworker (the attempt's 1-based index); use another key",
+                            )
+                            .at(self.doc.key_span(&format!("{pointer}/retry/attempts/{i}/number"))),
+                        );
+                    }
+                }
+                for (i, child) in r.steps.iter().enumerate() {
+                    self.check_step(&sites::child_pointer(pointer, i), child);
+                }
+            }
+            _ => {}
+        }
+    }
+
+    fn check_templates(&mut self, sites: &[Site], parts: &Parts<'_>) {
+        // Compile each site on its own so that one error does not hide the others.
+        let mut compiled = Vec::with_capacity(sites.len());
+        for site in sites {
+            match Templates::compile(std::slice::from_ref(site)) {
+                Ok(t) => compiled.push(Some(t)),
+                Err(errors) => {
+                    for (_, e) in errors {
+                        let what = if site.kind == SiteKind::Expr {
+                            "expression"
+                        } else {
+                            "template"
+                        };
+                        let d =
+                            Diagnostic::error("template", format!("invalid {what}: {}", e.message));
+                        self.out.push(d.at(self.span_in(site, e.line)));
+                    }
+                    compiled.push(None);
+                }
+            }
+        }
+        for (site, templates) in sites.iter().zip(&compiled) {
+            let Some(templates) = templates else { continue };
+            let names = templates.names_read(site);
+            let mut names: Vec<String> = names.into_iter().collect();
+            names.sort();
+            for name in &names {
+                self.check_name(site, name, parts);
+            }
+            self.check_bracket_refs(site);
+            if site.kind == SiteKind::Shell
+                && let Some(segment) = safe_on_issue(&site.source)
+            {
+                self.out.push(
+                    Diagnostic::warning(
+                        "unsafe-issue-data",
+                        "`| safe` on issue data in a shell command: issue text is written by anyone who can open an issue and would run as shell code",
+                    )
+                    .at(self.locate(site, segment))
+                    .help("drop `| safe` (values are quoted automatically) or read it from $CW_ISSUE_TITLE / $CW_ISSUE_BODY"),
+                );
+            }
+        }
+    }
+
+    /// The span for a diagnostic about a site, at a line inside it when known.
+    fn span_in(&self, site: &Site, line: Option<usize>) -> crate::source::Span {
+        let span = site_span(self.doc, &site.pointer, site.implicit);
+        let key_line = self.doc.key_span(&site.pointer).line;
+        match line {
+            // A block scalar starts below its key: its lines are the file's lines.
+            Some(n) if !site.implicit && span.line > key_line => span.inner_line(n, self.source),
+            _ => span,
+        }
+    }
+
+    /// The span of the first occurrence of `needle` in a site's source, mapped to the file.
+    /// Falls back to the whole value when the text cannot be found where expected (escapes
+    /// in a quoted string, folded scalars).
+    fn locate(&self, site: &Site, needle: &str) -> crate::source::Span {
+        let whole = self.span_in(site, None);
+        let Some(offset) = site
+            .source
+            .find(needle)
+            .filter(|_| !site.implicit && !needle.is_empty())
+        else {
+            return whole;
+        };
+        let before = &site.source[..offset];
+        let line_in = before.matches('\n').count() + 1;
+        let col_in = before.rsplit('\n').next().unwrap_or("").chars().count();
+        let key_line = self.doc.key_span(&site.pointer).line;
+        let (line, column) = if whole.line > key_line {
+            (whole.line + line_in - 1, whole.column + col_in)
+        } else if line_in == 1 {
+            let quoted = self
+                .source
+                .line(whole.line)
+                .and_then(|l| l.chars().nth(whole.column - 1))
+                .is_some_and(|c| c == '"' || c == '\'');
+            (whole.line, whole.column + col_in + usize::from(quoted))
+        } else {
+            return whole;
+        };
+        let found = self
+            .source
+            .line(line)
+            .map(|l| l.chars().skip(column - 1).collect::<String>())
+            .is_some_and(|rest| rest.starts_with(needle));
+        if !found {
+            return whole;
+        }
+        crate::source::Span {
+            line,
+            column,
+            end_line: line,
+            end_column: column + needle.chars().count(),
+        }
+    }
+
+    fn error(&mut self, site: &Site, needle: &str, message: String, help: Option<String>) {
+        let d = Diagnostic::error("unknown-name", message).at(self.locate(site, needle));
+        self.out.push(match help {
+            Some(h) if h.starts_with("did you mean") => d.label(h),
+            other => d.help_opt(other),
+        });
+    }
+
+    fn check_name(&mut self, site: &Site, name: &str, parts: &Parts<'_>) {
+        let mut segs = name.split('.');
+        let root = segs.next().unwrap_or_default();
+        let first = segs.next();
+        let second = segs.next();
+        match root {
+            "issue" => self.check_field(site, "issue", first, &ISSUE_FIELDS),
+            "repo" => self.check_field(site, "repo", first, &REPO_FIELDS),
+            "run" => self.check_field(site, "run", first, &RUN_FIELDS),
+            "vars" => {
+                if let Some(v) = first
+                    && !parts.vars.contains_key(v)
+                {
+                    let hint = did_you_mean(v, parts.vars.keys().map(String::as_str));
+                    self.error(
+                        site,
+                        &format!("vars.{v}"),
+                        format!("`vars.{v}` is not defined in `vars`"),
+                        hint,
+                    );
+                }
+            }
+            "secrets" => {
+                if let Some(s) = first
+                    && !parts.secrets.iter().any(|x| x == s)
+                {
+                    self.error(
+                        site,
+                        &format!("secrets.{s}"),
+                        format!("`secrets.{s}` is not listed in `secrets`"),
+                        Some(format!("add `{s}` to the playbook's `secrets:` list to expose that worker variable")),
+                    );
+                }
+            }
+            "attempt" => self.check_attempt(site, first),
+            "steps" => self.check_step_ref(site, first, second),
+            _ if FUNCTIONS.contains(&root) || BUILTIN_GLOBALS.contains(&root) => {}
+            // The tail of `steps.my-step`, already reported as such.
+            _ if self.steps.keys().any(|id| {
+                id.ends_with(&format!("-{root}")) && site.source.contains(&format!("steps.{id}"))
+            }) => {}
+            _ => {
+                let candidates = ROOT_NAMES.iter().chain(FUNCTIONS.iter()).copied();
+                let hint = did_you_mean(root, candidates).or_else(|| {
+                    Some(format!(
+                        "templates can read {}",
+                        ROOT_NAMES.map(|r| format!("`{r}`")).join(", ")
+                    ))
+                });
+                self.error(site, root, format!("unknown name `{root}`"), hint);
+            }
+        }
+    }
+
+    fn check_field(&mut self, site: &Site, root: &str, field: Option<&str>, known: &[&str]) {
+        if let Some(f) = field
+            && !known.contains(&f)
+        {
+            let hint = did_you_mean(f, known.iter().copied()).or_else(|| {
+                Some(format!(
+                    "`{root}` has {}",
+                    known
+                        .iter()
+                        .map(|k| format!("`{k}`"))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ))
+            });
+            self.error(
+                site,
+                &format!("{root}.{f}"),
+                format!("`{root}.{f}` does not exist"),
+                hint,
+            );
+        }
+    }
+
+    fn check_attempt(&mut self, site: &Site, key: Option<&str>) {
+        if !site.in_retry {
+            self.error(
+                site,
+                "attempt",
+                "`attempt` is only defined inside a `retry` step".into(),
+                None,
+            );
+            return;
+        }
+        let Some(key) = key else { return };
+        if key == "number" {
+            return;
+        }
+        let retry = retry_of(&site.pointer);
+        let Some(entries) = retry.and_then(|r| self.attempt_keys.get(r)) else {
+            return;
+        };
+        let missing: Vec<String> = entries
+            .iter()
+            .enumerate()
+            .filter(|(_, keys)| !keys.contains(key))
+            .map(|(i, _)| (i + 1).to_string())
+            .collect();
+        if missing.len() == entries.len() {
+            let all: BTreeSet<&str> = entries.iter().flatten().map(String::as_str).collect();
+            let hint = did_you_mean(key, all.iter().copied().chain(["number"]));
+            self.error(
+                site,
+                &format!("attempt.{key}"),
+                format!("`attempt.{key}` is not set by any attempt"),
+                hint,
+            );
+        } else if !missing.is_empty() {
+            let typos: Vec<String> = entries
+                .iter()
+                .enumerate()
+                .filter(|(_, keys)| !keys.contains(key))
+                .filter_map(|(i, keys)| {
+                    suggest(key, keys.iter().map(String::as_str))
+                        .map(|k| format!("attempt {} has `{k}`", i + 1))
+                })
+                .collect();
+            let d = Diagnostic::warning(
+                "attempt-key-missing",
+                format!(
+                    "`attempt.{key}` is not set by attempt {}: rendering fails there",
+                    missing.join(", ")
+                ),
+            )
+            .at(self.locate(site, &format!("attempt.{key}")));
+            self.out.push(if typos.is_empty() {
+                d
+            } else {
+                d.help(format!("{}: a misspelling?", typos.join(", ")))
+            });
+        }
+    }
+
+    fn check_step_ref(&mut self, site: &Site, id: Option<&str>, field: Option<&str>) {
+        let Some(id) = id else { return };
+        let Some(info) = self.steps.get(id) else {
+            // `steps.my-step` parses as `steps.my - step`.
+            let dashed = self
+                .steps
+                .keys()
+                .filter(|k| {
+                    k.starts_with(&format!("{id}-")) && site.source.contains(&format!("steps.{k}"))
+                })
+                .max_by_key(|k| k.len())
+                .cloned();
+            if let Some(full) = dashed {
+                let rest = &full[id.len() + 1..];
+                self.error(
+                    site,
+                    &format!("steps.{full}"),
+                    format!("`steps.{full}` reads as `steps.{id} - {rest}` (a subtraction)"),
+                    Some(format!("write `steps[\"{full}\"]` for an id with `-`")),
+                );
+            } else {
+                let hint = did_you_mean(id, self.steps.keys().map(String::as_str));
+                self.error(
+                    site,
+                    &format!("steps.{id}"),
+                    format!("`steps.{id}` refers to no step"),
+                    hint,
+                );
+            }
+            return;
+        };
+        if let Some(f) = field {
+            let extra: &[&str] = if info.kind == "pr_open" {
+                &PR_OPEN_FIELDS
+            } else {
+                &[]
+            };
+            if !STEP_FIELDS.contains(&f) && !extra.contains(&f) {
+                let known: Vec<&str> = STEP_FIELDS.iter().chain(extra).copied().collect();
+                let hint = did_you_mean(f, known.iter().copied());
+                self.error(
+                    site,
+                    &format!("steps.{id}.{f}"),
+                    format!("`steps.{id}.{f}` is not an output of a {} step", info.kind),
+                    hint,
+                );
+            }
+        }
+    }
+
+    /// `steps["id"]` and `steps['id']` references.
+    fn check_bracket_refs(&mut self, site: &Site) {
+        let src = &site.source;
+        let mut rest = src.as_str();
+        while let Some(i) = rest.find("steps[") {
+            let after = &rest[i + "steps[".len()..];
+            let quote = after.chars().next();
+            if let Some(q @ ('"' | '\'')) = quote
+                && let Some(end) = after[1..].find(q)
+            {
+                let id = &after[1..1 + end];
+                if !self.steps.contains_key(id) {
+                    let hint = suggest(id, self.steps.keys().map(String::as_str))
+                        .map(|s| format!("did you mean `{s}`?"));
+                    self.error(
+                        site,
+                        id,
+                        format!("`steps[\"{id}\"]` refers to no step"),
+                        hint,
+                    );
+                }
+            }
+            rest = after;
+        }
+    }
+}
+
+/// The pointer of the innermost retry step that contains `pointer`.
+fn retry_of(pointer: &str) -> Option<&str> {
+    pointer.rfind("/retry/").map(|i| &pointer[..i])
+}
+
+/// Whether a relative path stays inside the directory it is relative to.
+pub fn check_relative(path: &str) -> Result<(), &'static str> {
+    let p = std::path::Path::new(path);
+    if p.is_absolute() || path.starts_with('~') {
+        return Err("must be relative to the checkout");
+    }
+    let mut depth: i32 = 0;
+    for c in p.components() {
+        match c {
+            std::path::Component::ParentDir => depth -= 1,
+            std::path::Component::Normal(_) => depth += 1,
+            _ => {}
+        }
+        if depth < 0 {
+            return Err("leaves the checkout (`..`)");
+        }
+    }
+    Ok(())
+}
+
+/// The `{{ … }}` of a template that applies `| safe` to an expression reading `issue`.
+fn safe_on_issue(source: &str) -> Option<&str> {
+    let mut rest = source;
+    while let Some(start) = rest.find("{{") {
+        let Some(len) = rest[start..].find("}}") else {
+            break;
+        };
+        let expr = &rest[start + 2..start + len];
+        let reads_issue = expr.match_indices("issue").any(|(i, _)| {
+            !expr[..i].ends_with(|c: char| c.is_alphanumeric() || c == '_' || c == '.')
+        });
+        let has_safe = expr
+            .split('|')
+            .skip(1)
+            .any(|f| f.trim_start().starts_with("safe"));
+        if reads_issue && has_safe {
+            return Some(&rest[start..start + len + 2]);
+        }
+        rest = &rest[start + len..];
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn relative_paths_must_stay_inside() {
+        assert!(check_relative("src/**/*.py").is_ok());
+        assert!(check_relative("a/../b").is_ok());
+        assert!(check_relative("../x").is_err());
+        assert!(check_relative("a/../../x").is_err());
+        assert!(check_relative("/etc/passwd").is_err());
+        assert!(check_relative("~/x").is_err());
+    }
+
+    #[test]
+    fn finds_safe_on_issue_data() {
+        assert_eq!(
+            safe_on_issue("echo {{ issue.title | safe }} x"),
+            Some("{{ issue.title | safe }}")
+        );
+        assert_eq!(
+            safe_on_issue("echo {{ issue.body|safe }}"),
+            Some("{{ issue.body|safe }}")
+        );
+        assert_eq!(
+            safe_on_issue("echo {{ issue.title }} {{ vars.x | safe }}"),
+            None
+        );
+        assert_eq!(safe_on_issue("echo {{ myissue | safe }}"), None);
+    }
+
+    #[test]
+    fn finds_the_enclosing_retry() {
+        assert_eq!(
+            retry_of("/steps/0/retry/steps/1/aider/message"),
+            Some("/steps/0")
+        );
+        assert_eq!(retry_of("/steps/0/retry/until"), Some("/steps/0"));
+        assert_eq!(retry_of("/steps/2/shell"), None);
+    }
+}

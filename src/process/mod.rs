@@ -1,0 +1,349 @@
+//! Child processes: spawned in their own process group with a scrubbed environment, output
+//! captured and logged, and stopped as a group.
+//!
+//! On a timeout or cancellation the whole group gets SIGTERM, then SIGKILL after a grace
+//! period, so a test runner's or aider's children die with it. When the main process ends
+//! on its own, what is left of its group is killed too: a step's processes end with the step.
+
+pub mod capture;
+pub mod env;
+
+use std::collections::BTreeMap;
+use std::fs::File;
+use std::path::PathBuf;
+use std::process::{ExitStatus, Stdio};
+use std::time::Duration;
+
+use nix::sys::signal::{Signal, killpg};
+use nix::unistd::Pid;
+use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
+
+use crate::mask::Masker;
+use capture::{Capture, Captured, Stream};
+
+/// What to run.
+#[derive(Debug, Clone)]
+pub struct Command {
+    pub program: String,
+    pub args: Vec<String>,
+    pub cwd: PathBuf,
+    /// The complete environment (nothing is inherited).
+    pub env: BTreeMap<String, String>,
+}
+
+/// How to supervise it.
+#[derive(Debug, Clone)]
+pub struct Supervision {
+    pub deadline: Instant,
+    pub cancel: CancellationToken,
+    /// Time between SIGTERM and SIGKILL.
+    pub grace: Duration,
+    /// Bytes of each stream kept in memory.
+    pub limit: usize,
+    pub log: Option<PathBuf>,
+    pub masker: Masker,
+}
+
+/// How a process ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Ending {
+    Exited(i32),
+    /// Killed by a signal we did not send.
+    Signaled(i32),
+    /// Stopped because its deadline passed.
+    TimedOut,
+    /// Stopped because the run was cancelled.
+    Cancelled,
+}
+
+/// A process that ran.
+#[derive(Debug, Clone)]
+pub struct Finished {
+    pub ending: Ending,
+    pub captured: Captured,
+    pub duration: Duration,
+}
+
+/// A process that could not be started.
+#[derive(Debug, thiserror::Error)]
+#[error("failed to start `{program}`: {source}")]
+pub struct SpawnError {
+    pub program: String,
+    pub source: std::io::Error,
+}
+
+/// Kills the group when dropped, unless disarmed: a dropped run leaves no process behind.
+struct GroupGuard(Option<Pid>);
+
+impl GroupGuard {
+    fn disarm(&mut self) {
+        self.0 = None;
+    }
+}
+
+impl Drop for GroupGuard {
+    fn drop(&mut self) {
+        if let Some(pgid) = self.0 {
+            let _ = killpg(pgid, Signal::SIGKILL);
+        }
+    }
+}
+
+/// Runs a command to its end, its deadline, or cancellation.
+pub async fn run(
+    cmd: &Command,
+    sup: &Supervision,
+    header: Option<&str>,
+) -> Result<Finished, SpawnError> {
+    let started = Instant::now();
+    let log = match &sup.log {
+        Some(path) => File::create(path).ok(),
+        None => None,
+    };
+    let capture = Capture::new(sup.limit, log, sup.masker.clone());
+    if let Some(h) = header {
+        capture::lock(&capture).note(h);
+    }
+
+    let mut command = tokio::process::Command::new(&cmd.program);
+    command
+        .args(&cmd.args)
+        .current_dir(&cmd.cwd)
+        .env_clear()
+        .envs(&cmd.env)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .process_group(0)
+        .kill_on_drop(true);
+    let mut child = command.spawn().map_err(|source| SpawnError {
+        program: cmd.program.clone(),
+        source,
+    })?;
+    let pgid = child.id().map(|id| Pid::from_raw(id as i32));
+    let mut guard = GroupGuard(pgid);
+
+    let out = child
+        .stdout
+        .take()
+        .map(|r| tokio::spawn(capture::pump(r, capture.clone(), Stream::Stdout)));
+    let err = child
+        .stderr
+        .take()
+        .map(|r| tokio::spawn(capture::pump(r, capture.clone(), Stream::Stderr)));
+
+    let ending = tokio::select! {
+        status = child.wait() => ending_of(status),
+        () = tokio::time::sleep_until(sup.deadline) => {
+            terminate(&mut child, pgid, sup.grace).await;
+            Ending::TimedOut
+        }
+        () = sup.cancel.cancelled() => {
+            terminate(&mut child, pgid, sup.grace).await;
+            Ending::Cancelled
+        }
+    };
+    // The leader is gone; what is left of its group goes with it.
+    if let Some(pgid) = pgid {
+        let _ = killpg(pgid, Signal::SIGKILL);
+    }
+    guard.disarm();
+
+    // Drain the pipes. A process that left our group (setsid) may hold them open: give up
+    // on it after a moment rather than hang the run.
+    for handle in [out, err].into_iter().flatten() {
+        let abort = handle.abort_handle();
+        if tokio::time::timeout(Duration::from_secs(2), handle)
+            .await
+            .is_err()
+        {
+            abort.abort();
+        }
+    }
+    Ok(Finished {
+        ending,
+        captured: Capture::finish(capture),
+        duration: started.elapsed(),
+    })
+}
+
+fn ending_of(status: std::io::Result<ExitStatus>) -> Ending {
+    use std::os::unix::process::ExitStatusExt;
+    match status {
+        Ok(s) => match (s.code(), s.signal()) {
+            (Some(code), _) => Ending::Exited(code),
+            (None, Some(sig)) => Ending::Signaled(sig),
+            (None, None) => Ending::Exited(-1),
+        },
+        Err(_) => Ending::Exited(-1),
+    }
+}
+
+/// SIGTERM to the group, then SIGKILL after `grace` if the leader is still there.
+async fn terminate(child: &mut tokio::process::Child, pgid: Option<Pid>, grace: Duration) {
+    let Some(pgid) = pgid else {
+        let _ = child.kill().await;
+        return;
+    };
+    let _ = killpg(pgid, Signal::SIGTERM);
+    if tokio::time::timeout(grace, child.wait()).await.is_err() {
+        let _ = killpg(pgid, Signal::SIGKILL);
+        let _ = child.wait().await;
+    }
+}
+
+impl Ending {
+    /// A sentence for reports: "exit code 1", "timed out after 10m".
+    pub fn describe(self, limit: Option<Duration>) -> String {
+        match self {
+            Ending::Exited(c) => format!("exit code {c}"),
+            Ending::Signaled(s) => {
+                let name = Signal::try_from(s)
+                    .map(|s| s.as_str().to_owned())
+                    .unwrap_or_else(|_| s.to_string());
+                format!("killed by signal {name}")
+            }
+            Ending::TimedOut => match limit {
+                Some(d) => format!(
+                    "timed out after {}",
+                    humantime::format_duration(round_secs(d))
+                ),
+                None => "timed out".into(),
+            },
+            Ending::Cancelled => "cancelled".into(),
+        }
+    }
+}
+
+fn round_secs(d: Duration) -> Duration {
+    Duration::from_secs(d.as_secs().max(1))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sh(script: &str) -> Command {
+        Command {
+            program: "sh".into(),
+            args: vec!["-c".into(), script.into()],
+            cwd: std::env::temp_dir(),
+            env: env::passthrough(&env::current()),
+        }
+    }
+
+    fn sup(timeout: Duration) -> Supervision {
+        Supervision {
+            deadline: Instant::now() + timeout,
+            cancel: CancellationToken::new(),
+            grace: Duration::from_millis(500),
+            limit: 1 << 20,
+            log: None,
+            masker: Masker::default(),
+        }
+    }
+
+    /// Running, as opposed to gone or a zombie (PID 1 in a container may not reap).
+    fn alive(pid: i32) -> bool {
+        match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+            Ok(stat) => stat
+                .rsplit_once(')')
+                .is_some_and(|(_, rest)| !rest.trim_start().starts_with('Z')),
+            Err(_) => false,
+        }
+    }
+
+    #[tokio::test]
+    async fn captures_output_and_exit_code() {
+        let f = run(
+            &sh("echo out; echo err >&2; exit 3"),
+            &sup(Duration::from_secs(10)),
+            None,
+        )
+        .await
+        .unwrap();
+        assert_eq!(f.ending, Ending::Exited(3));
+        assert_eq!(f.captured.stdout, "out\n");
+        assert_eq!(f.captured.stderr, "err\n");
+    }
+
+    #[tokio::test]
+    async fn a_timeout_kills_the_whole_group() {
+        let dir = tempfile::tempdir().unwrap();
+        let pidfile = dir.path().join("pid");
+        let script = format!("sleep 300 & echo $! > {}; wait", pidfile.display());
+        let f = run(&sh(&script), &sup(Duration::from_millis(700)), None)
+            .await
+            .unwrap();
+        assert_eq!(f.ending, Ending::TimedOut);
+        let grandchild: i32 = std::fs::read_to_string(&pidfile)
+            .unwrap()
+            .trim()
+            .parse()
+            .unwrap();
+        // Reaped by init shortly after; give it a moment.
+        for _ in 0..50 {
+            if !alive(grandchild) {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        assert!(
+            !alive(grandchild),
+            "the background sleep survived the timeout"
+        );
+        assert!(f.duration < Duration::from_secs(5));
+    }
+
+    #[tokio::test]
+    async fn sigkill_follows_an_ignored_sigterm() {
+        let f = run(
+            &sh("trap '' TERM; sleep 300"),
+            &sup(Duration::from_millis(300)),
+            None,
+        )
+        .await
+        .unwrap();
+        assert_eq!(f.ending, Ending::TimedOut);
+        assert!(f.duration < Duration::from_secs(5), "{:?}", f.duration);
+    }
+
+    #[tokio::test]
+    async fn cancellation_stops_the_process() {
+        let s = sup(Duration::from_secs(60));
+        let cancel = s.cancel.clone();
+        tokio::spawn(async move {
+            tokio::time::sleep(Duration::from_millis(200)).await;
+            cancel.cancel();
+        });
+        let f = run(&sh("sleep 300"), &s, None).await.unwrap();
+        assert_eq!(f.ending, Ending::Cancelled);
+    }
+
+    #[tokio::test]
+    async fn a_missing_program_is_a_spawn_error() {
+        let mut c = sh("");
+        c.program = "/nonexistent/program".into();
+        let e = run(&c, &sup(Duration::from_secs(1)), None)
+            .await
+            .unwrap_err();
+        assert!(
+            e.to_string()
+                .starts_with("failed to start `/nonexistent/program`")
+        );
+    }
+
+    #[test]
+    fn endings_read_as_sentences() {
+        assert_eq!(Ending::Exited(2).describe(None), "exit code 2");
+        assert_eq!(
+            Ending::Signaled(9).describe(None),
+            "killed by signal SIGKILL"
+        );
+        assert_eq!(
+            Ending::TimedOut.describe(Some(Duration::from_secs(600))),
+            "timed out after 10m"
+        );
+    }
+}

@@ -1,0 +1,248 @@
+//! YAML with positions: parse a user's file into a JSON value plus a span for every node.
+//!
+//! We validate user files with JSON Schema before deserializing them, so the first pass turns
+//! YAML (1.2 core schema, via saphyr) into a [`serde_json::Value`] and records where every
+//! node and every mapping key sits, indexed by JSON pointer. A schema error's instance path
+//! (`/steps/1/timeout`) then maps straight back to `file:line:column`.
+
+use std::collections::HashMap;
+
+use saphyr::{LoadableYamlNode, MarkedYaml, Scalar, YamlData};
+use serde_json::{Map, Number, Value};
+
+use super::Span;
+
+/// A parsed YAML document: its value and where each node came from.
+#[derive(Debug)]
+pub struct Document {
+    pub value: Value,
+    positions: HashMap<String, NodeSpans>,
+}
+
+#[derive(Debug, Clone, Copy)]
+struct NodeSpans {
+    key: Option<Span>,
+    value: Span,
+}
+
+/// A YAML document that could not be turned into a value.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct YamlError {
+    pub message: String,
+    pub span: Span,
+}
+
+impl Document {
+    /// Parses exactly one YAML document.
+    pub fn parse(text: &str) -> Result<Document, YamlError> {
+        let docs = MarkedYaml::load_from_str(text).map_err(|e| {
+            let m = e.marker();
+            YamlError {
+                message: format!("invalid YAML: {}", e.info()),
+                span: Span::point(m.line(), m.col() + 1),
+            }
+        })?;
+        let mut docs = docs.into_iter();
+        let Some(root) = docs.next() else {
+            return Ok(Document {
+                value: Value::Null,
+                positions: HashMap::from([(
+                    String::new(),
+                    NodeSpans {
+                        key: None,
+                        value: Span::point(1, 1),
+                    },
+                )]),
+            });
+        };
+        if let Some(second) = docs.next() {
+            return Err(YamlError {
+                message: "expected one YAML document, found several (`---`)".into(),
+                span: span_of(&second),
+            });
+        }
+        let mut positions = HashMap::new();
+        let value = convert(&root, String::new(), None, &mut positions)?;
+        Ok(Document { value, positions })
+    }
+
+    /// The span of the node at `pointer`, or of its nearest ancestor that has one.
+    pub fn value_span(&self, pointer: &str) -> Span {
+        self.nearest(pointer).value
+    }
+
+    /// The span of the mapping key that holds the node at `pointer`, falling back to the
+    /// value's span (array items and the root have no key).
+    pub fn key_span(&self, pointer: &str) -> Span {
+        let spans = self.nearest(pointer);
+        spans.key.unwrap_or(spans.value)
+    }
+
+    fn nearest(&self, pointer: &str) -> NodeSpans {
+        let mut p = pointer;
+        loop {
+            if let Some(s) = self.positions.get(p) {
+                return *s;
+            }
+            match p.rfind('/') {
+                Some(i) => p = &p[..i],
+                None => {
+                    return self.positions.get("").copied().unwrap_or(NodeSpans {
+                        key: None,
+                        value: Span::point(1, 1),
+                    });
+                }
+            }
+        }
+    }
+}
+
+/// Appends one reference token to a JSON pointer (RFC 6901 escaping).
+pub fn pointer_push(pointer: &str, token: &str) -> String {
+    let escaped = token.replace('~', "~0").replace('/', "~1");
+    format!("{pointer}/{escaped}")
+}
+
+fn span_of(node: &MarkedYaml<'_>) -> Span {
+    let (s, e) = (node.span.start, node.span.end);
+    let mut span = Span {
+        line: s.line(),
+        column: s.col() + 1,
+        end_line: e.line(),
+        end_column: e.col() + 1,
+    };
+    if span.end_line < span.line || (span.end_line == span.line && span.end_column <= span.column) {
+        span.end_line = span.line;
+        span.end_column = span.column + 1;
+    }
+    span
+}
+
+fn convert(
+    node: &MarkedYaml<'_>,
+    pointer: String,
+    key: Option<Span>,
+    positions: &mut HashMap<String, NodeSpans>,
+) -> Result<Value, YamlError> {
+    let span = span_of(node);
+    let value = match &node.data {
+        YamlData::Value(scalar) => scalar_value(scalar, span)?,
+        YamlData::Sequence(items) => {
+            let mut out = Vec::with_capacity(items.len());
+            for (i, item) in items.iter().enumerate() {
+                out.push(convert(
+                    item,
+                    pointer_push(&pointer, &i.to_string()),
+                    None,
+                    positions,
+                )?);
+            }
+            Value::Array(out)
+        }
+        YamlData::Mapping(map) => {
+            let mut out = Map::new();
+            for (k, v) in map.iter() {
+                let name = key_name(k)?;
+                let child = pointer_push(&pointer, &name);
+                let value = convert(v, child, Some(span_of(k)), positions)?;
+                out.insert(name, value);
+            }
+            Value::Object(out)
+        }
+        YamlData::Tagged(tag, _) => {
+            return Err(YamlError {
+                message: format!("unsupported YAML tag `{tag}`"),
+                span,
+            });
+        }
+        YamlData::BadValue | YamlData::Representation(..) | YamlData::Alias(_) => {
+            return Err(YamlError {
+                message: "invalid YAML value".into(),
+                span,
+            });
+        }
+    };
+    positions.insert(pointer, NodeSpans { key, value: span });
+    Ok(value)
+}
+
+fn scalar_value(scalar: &Scalar<'_>, span: Span) -> Result<Value, YamlError> {
+    Ok(match scalar {
+        Scalar::Null => Value::Null,
+        Scalar::Boolean(b) => Value::Bool(*b),
+        Scalar::Integer(i) => Value::Number((*i).into()),
+        Scalar::FloatingPoint(f) => {
+            Value::Number(Number::from_f64(f.into_inner()).ok_or_else(|| YamlError {
+                message: "a number must be finite (no .inf or .nan)".into(),
+                span,
+            })?)
+        }
+        Scalar::String(s) => Value::String(s.to_string()),
+    })
+}
+
+fn key_name(key: &MarkedYaml<'_>) -> Result<String, YamlError> {
+    match &key.data {
+        YamlData::Value(Scalar::String(s)) => Ok(s.to_string()),
+        YamlData::Value(Scalar::Integer(i)) => Ok(i.to_string()),
+        YamlData::Value(Scalar::Boolean(b)) => Ok(b.to_string()),
+        _ => Err(YamlError {
+            message: "a mapping key must be a string".into(),
+            span: span_of(key),
+        }),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn maps_pointers_to_lines_and_columns() {
+        let doc = Document::parse("version: 1\nsteps:\n  - id: a\n    shell: echo\n").unwrap();
+        assert_eq!(doc.value["steps"][0]["shell"], "echo");
+        let s = doc.value_span("/steps/0/shell");
+        assert_eq!((s.line, s.column, s.end_column), (4, 12, 16));
+        let k = doc.key_span("/steps/0/shell");
+        assert_eq!((k.line, k.column, k.end_column), (4, 5, 10));
+        // A pointer that does not exist falls back to its nearest ancestor.
+        assert_eq!(doc.value_span("/steps/0/nope/deeper").line, 3);
+    }
+
+    #[test]
+    fn yaml_1_2_keeps_yes_and_no_as_strings() {
+        let doc = Document::parse("a: yes\nb: NO\nc: true\nd: 0x10\ne: '1'\n").unwrap();
+        assert_eq!(doc.value["a"], "yes");
+        assert_eq!(doc.value["b"], "NO");
+        assert_eq!(doc.value["c"], true);
+        assert_eq!(doc.value["d"], 16);
+        assert_eq!(doc.value["e"], "1");
+    }
+
+    #[test]
+    fn escapes_pointer_tokens() {
+        let doc = Document::parse("env:\n  a/b: 1\n  c~d: 2\n").unwrap();
+        assert_eq!(doc.value_span(&pointer_push("/env", "a/b")).line, 2);
+        assert_eq!(doc.value_span(&pointer_push("/env", "c~d")).line, 3);
+    }
+
+    #[test]
+    fn reports_syntax_errors_and_duplicate_keys_with_positions() {
+        let err = Document::parse("a: 1\na: 2\n").unwrap_err();
+        assert!(err.message.contains("duplicated key"), "{err:?}");
+        assert_eq!(err.span.line, 2);
+        let err = Document::parse("a: [1,\n").unwrap_err();
+        assert!(err.message.starts_with("invalid YAML"));
+        let err = Document::parse("a: 1\n---\nb: 2\n").unwrap_err();
+        assert!(err.message.contains("one YAML document"));
+    }
+
+    #[test]
+    fn empty_file_is_null() {
+        assert_eq!(Document::parse("").unwrap().value, Value::Null);
+        assert_eq!(
+            Document::parse("# only a comment\n").unwrap().value,
+            Value::Null
+        );
+    }
+}

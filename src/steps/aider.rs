@@ -1,0 +1,478 @@
+//! The `aider` step: run the aider coding agent on the checkout, headless and offline.
+//!
+//! aider is started by argv, never through a shell, with the prompt in `--message-file`
+//! and the flags measured in `shared/notes/aider-headless.md`. Its exit code says little
+//! (0 for API errors and "no edit" alike), so success is judged from git: an attempt that
+//! changed nothing fails when `require_changes` is on. For Ollama models the endpoint is
+//! probed first so that a down server fails the step at once instead of after litellm's
+//! 80 s of retries.
+
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+use crate::playbook::types::Template;
+
+/// Ollama's context window when a step sets none (Ollama's own 2k default truncates).
+pub const DEFAULT_NUM_CTX: u32 = 8192;
+
+/// The `aider:` block.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AiderSpec {
+    /// The model in litellm's form: `ollama_chat/qwen2.5-coder:7b`, `openai/NAME`,
+    /// `gemini/gemini-2.0-flash`.
+    pub model: Template,
+    /// The prompt, written to a file and given with `--message-file`.
+    pub message: Template,
+    /// Files aider may edit: paths or globs relative to the checkout (never outside it).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub files: Vec<Template>,
+    /// Files aider reads but does not edit (`--read`), same rules as `files`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub read: Vec<Template>,
+    /// aider's edit format (`whole`, `diff`, `udiff`, ...).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub edit_format: Option<Template>,
+    /// The model server: sets `OLLAMA_API_BASE` for `ollama*/` models, `OPENAI_API_BASE`
+    /// for `openai/` models.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub api_base: Option<Template>,
+    /// Extra arguments for aider, each one argv entry.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub args: Vec<Template>,
+    /// An attempt that changed nothing (no commit, no modified file) fails. Default true.
+    #[serde(default = "yes", skip_serializing_if = "Clone::clone")]
+    pub require_changes: bool,
+    /// Context window for Ollama models (tokens). Default 8192.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 512))]
+    pub num_ctx: Option<u32>,
+}
+
+fn yes() -> bool {
+    true
+}
+
+// ---------------------------------------------------------------------------------------
+// Running it
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use crate::adapters::ollama;
+use crate::engine::executor::{Services, StepCall, run_process_env};
+use crate::engine::state::{StepResult, StepStatus};
+use crate::playbook::validate::check_relative;
+
+/// The flags that keep aider non-interactive, offline and out of the repository
+/// (measured in `shared/notes/aider-headless.md`).
+pub const HEADLESS_FLAGS: [&str; 16] = [
+    "--yes-always",
+    "--no-check-update",
+    "--no-analytics",
+    "--no-show-model-warnings",
+    "--no-gitignore",
+    "--no-show-release-notes",
+    "--no-fancy-input",
+    "--no-pretty",
+    "--no-detect-urls",
+    "--no-suggest-shell-commands",
+    "--map-tokens",
+    "0",
+    "--chat-history-file",
+    "/dev/null",
+    "--input-history-file",
+    "/dev/null",
+];
+
+/// How the model is reached.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Route {
+    Ollama,
+    OpenAi,
+    Other,
+}
+
+/// An aider run, fully worked out: what `run` executes and what a dry run prints.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Invocation {
+    pub model: String,
+    pub route: Route,
+    pub program: String,
+    pub args: Vec<String>,
+    /// Variables added to the step's environment.
+    pub env: BTreeMap<String, String>,
+    pub message: String,
+    pub message_file: PathBuf,
+    /// `--model-metadata-file` and its content.
+    pub metadata: Option<(PathBuf, String)>,
+    /// `--model-settings-file` and its content (Ollama's context window).
+    pub settings: Option<(PathBuf, String)>,
+    /// The Ollama endpoint to probe first.
+    pub probe: Option<String>,
+    /// Things worth telling the user (a glob that matched nothing).
+    pub notes: Vec<String>,
+}
+
+/// What `prepare` needs to know about where it runs.
+pub struct Where<'a> {
+    pub checkout: &'a Path,
+    pub cwd: &'a Path,
+    pub files_dir: &'a Path,
+    pub stem: &'a str,
+    /// The step's environment so far (playbook, attempt and step env included).
+    pub env: &'a BTreeMap<String, String>,
+    pub parent_env: &'a BTreeMap<String, String>,
+    pub program: &'a str,
+}
+
+/// Works out the invocation; `render(field)` renders a field of the step (`aider/model`).
+pub fn prepare(
+    spec: &AiderSpec,
+    render: &dyn Fn(&str) -> Result<String, String>,
+    at: &Where<'_>,
+) -> Result<Invocation, String> {
+    let model = render("aider/model")?.trim().to_owned();
+    if model.is_empty() {
+        return Err("`aider.model` rendered to an empty string".into());
+    }
+    let message = render("aider/message")?;
+    let mut notes = Vec::new();
+    let mut files = Vec::new();
+    for i in 0..spec.files.len() {
+        let pattern = render(&format!("aider/files/{i}"))?;
+        files.extend(resolve_paths(
+            "files",
+            &pattern,
+            at.checkout,
+            at.cwd,
+            &mut notes,
+        )?);
+    }
+    let mut reads = Vec::new();
+    for i in 0..spec.read.len() {
+        let pattern = render(&format!("aider/read/{i}"))?;
+        reads.extend(resolve_paths(
+            "read",
+            &pattern,
+            at.checkout,
+            at.cwd,
+            &mut notes,
+        )?);
+    }
+    let edit_format = spec
+        .edit_format
+        .as_ref()
+        .map(|_| render("aider/edit_format"))
+        .transpose()?;
+    let api_base = spec
+        .api_base
+        .as_ref()
+        .map(|_| render("aider/api_base"))
+        .transpose()?;
+    let mut extra = Vec::new();
+    for i in 0..spec.args.len() {
+        extra.push(render(&format!("aider/args/{i}"))?);
+    }
+
+    let route = if ollama::is_ollama_model(&model) {
+        Route::Ollama
+    } else if model.starts_with("openai/") {
+        Route::OpenAi
+    } else {
+        Route::Other
+    };
+    let mut env = BTreeMap::from([("LITELLM_LOCAL_MODEL_COST_MAP".to_owned(), "True".to_owned())]);
+    let inherited = |name: &str| {
+        at.env
+            .get(name)
+            .or_else(|| at.parent_env.get(name))
+            .cloned()
+    };
+    let mut probe = None;
+    match route {
+        Route::Ollama => {
+            let base = api_base
+                .or_else(|| inherited("OLLAMA_API_BASE"))
+                .unwrap_or_else(|| ollama::DEFAULT_API_BASE.to_owned());
+            env.insert("OLLAMA_API_BASE".into(), base.clone());
+            probe = Some(base);
+        }
+        Route::OpenAi => {
+            if let Some(base) = api_base.or_else(|| inherited("OPENAI_API_BASE")) {
+                env.insert("OPENAI_API_BASE".into(), base);
+                if !at.env.contains_key("OPENAI_API_KEY") {
+                    // Local OpenAI-compatible servers ignore the key, but litellm wants one.
+                    env.insert("OPENAI_API_KEY".into(), "codingworker-local".into());
+                }
+            }
+        }
+        Route::Other => {}
+    }
+
+    let message_file = at.files_dir.join(format!("{}.md", at.stem));
+    let num_ctx = spec.num_ctx.unwrap_or(DEFAULT_NUM_CTX);
+    let metadata = match route {
+        Route::Ollama | Route::OpenAi => {
+            let provider = if route == Route::Ollama {
+                model.split('/').next().unwrap_or("ollama")
+            } else {
+                "openai"
+            };
+            let json = serde_json::json!({ model.clone(): {
+                "max_input_tokens": num_ctx, "max_output_tokens": num_ctx, "max_tokens": num_ctx,
+                "input_cost_per_token": 0, "output_cost_per_token": 0,
+                "litellm_provider": provider, "mode": "chat",
+            }});
+            Some((
+                at.files_dir
+                    .join(format!("{}.model-metadata.json", at.stem)),
+                format!("{json:#}\n"),
+            ))
+        }
+        Route::Other => None,
+    };
+    let settings = (route == Route::Ollama).then(|| {
+        let text = format!(
+            "- name: {}\n  extra_params:\n    num_ctx: {num_ctx}\n",
+            serde_json::to_string(&model).unwrap_or_default()
+        );
+        (
+            at.files_dir.join(format!("{}.model-settings.yml", at.stem)),
+            text,
+        )
+    });
+
+    let mut args = vec![
+        "--model".to_owned(),
+        model.clone(),
+        "--message-file".into(),
+        message_file.display().to_string(),
+    ];
+    args.extend(HEADLESS_FLAGS.iter().map(|s| (*s).to_owned()));
+    if let Some((path, _)) = &metadata {
+        args.extend(["--model-metadata-file".into(), path.display().to_string()]);
+    }
+    if let Some((path, _)) = &settings {
+        args.extend(["--model-settings-file".into(), path.display().to_string()]);
+    }
+    if let Some(f) = edit_format {
+        args.extend(["--edit-format".into(), f]);
+    }
+    for r in reads {
+        args.extend(["--read".into(), r]);
+    }
+    args.extend(extra);
+    args.extend(files);
+    Ok(Invocation {
+        model,
+        route,
+        program: at.program.to_owned(),
+        args,
+        env,
+        message,
+        message_file,
+        metadata,
+        settings,
+        probe,
+        notes,
+    })
+}
+
+/// Resolves a path or glob of `files`/`read` to paths relative to `cwd`, refusing any that
+/// lead outside the checkout (`..`, absolute paths, symlinks). A plain path that does not
+/// exist yet is kept: aider may create it.
+pub fn resolve_paths(
+    field: &str,
+    pattern: &str,
+    checkout: &Path,
+    cwd: &Path,
+    notes: &mut Vec<String>,
+) -> Result<Vec<String>, String> {
+    let pattern = pattern.trim();
+    check_relative(pattern).map_err(|why| format!("`{field}` entry `{pattern}` {why}"))?;
+    let root = checkout
+        .canonicalize()
+        .map_err(|e| format!("failed to resolve the checkout: {e}"))?;
+    let inside = |rel: &str| -> Result<(), String> {
+        let path = cwd.join(rel);
+        let Ok(real) = path.canonicalize() else {
+            return Ok(());
+        }; // does not exist (yet)
+        if real.starts_with(&root) {
+            Ok(())
+        } else {
+            Err(format!(
+                "`{field}` entry `{rel}` leads outside the checkout (symlink)"
+            ))
+        }
+    };
+    if !pattern.contains(['*', '?', '[', '{']) {
+        inside(pattern)?;
+        return Ok(vec![argv_path(pattern)]);
+    }
+    let glob = globset::GlobBuilder::new(pattern)
+        .literal_separator(true)
+        .build()
+        .map_err(|e| format!("`{field}` entry `{pattern}` is not a valid glob: {e}"))?
+        .compile_matcher();
+    let mut found = Vec::new();
+    for entry in ignore::WalkBuilder::new(cwd)
+        .hidden(false)
+        .require_git(false)
+        .filter_entry(|e| e.file_name() != ".git")
+        .build()
+        .flatten()
+    {
+        let is_file_like = entry
+            .file_type()
+            .is_some_and(|t| t.is_file() || t.is_symlink());
+        let Ok(rel) = entry.path().strip_prefix(cwd) else {
+            continue;
+        };
+        let rel = rel.to_string_lossy().replace('\\', "/");
+        if is_file_like && glob.is_match(&rel) {
+            inside(&rel)?;
+            found.push(rel);
+        }
+    }
+    found.sort();
+    if found.is_empty() {
+        notes.push(format!("`{field}` pattern `{pattern}` matched no file"));
+    }
+    Ok(found.into_iter().map(|p| argv_path(&p)).collect())
+}
+
+/// A path aider cannot mistake for an option.
+fn argv_path(p: &str) -> String {
+    if p.starts_with('-') {
+        format!("./{p}")
+    } else {
+        p.to_owned()
+    }
+}
+
+pub async fn run(s: &Services, call: &StepCall<'_>, spec: &AiderSpec) -> StepResult {
+    let files_dir = s.run_dir.join("prompts");
+    let at = Where {
+        checkout: &s.checkout,
+        cwd: &call.cwd,
+        files_dir: &files_dir,
+        stem: &call.stem,
+        env: &call.env,
+        parent_env: &s.parent_env,
+        program: &s.options.aider_program,
+    };
+    let inv = match prepare(spec, &|field| call.render(s, field), &at) {
+        Ok(inv) => inv,
+        Err(e) => return StepResult::failed(e),
+    };
+    for note in &inv.notes {
+        tracing::warn!(step = %call.step.id, "{note}");
+    }
+    let mut writes = vec![(inv.message_file.clone(), s.masker.mask(&inv.message))];
+    writes.extend(inv.metadata.clone());
+    writes.extend(inv.settings.clone());
+    for (path, text) in writes {
+        if let Err(e) = std::fs::write(&path, text) {
+            return StepResult::failed(format!("failed to write {}: {e}", path.display()));
+        }
+    }
+    if let Some(base) = &inv.probe
+        && let Err(e) = ollama::probe(base, &inv.model, s.options.probe_timeout).await
+    {
+        return StepResult::failed(e.to_string());
+    }
+    let before = s.workspace.snapshot().ok();
+    let mut env = call.env.clone();
+    env.extend(inv.env.clone());
+    let header = format!("$ {} {}", inv.program, inv.args.join(" "));
+    let mut result = run_process_env(s, call, &inv.program, inv.args.clone(), env, &header).await;
+    result.changed = before != s.workspace.snapshot().ok();
+    if result.status == StepStatus::Success && spec.require_changes && !result.changed {
+        result.status = StepStatus::Failure;
+        let hint = model_error_hint(&result.captured.output)
+            .map(|h| format!(": {h}"))
+            .unwrap_or_default();
+        result.message = Some(format!(
+            "aider made no changes (no commit, no modified file){hint}"
+        ));
+    }
+    result
+}
+
+/// The first line of aider's output that reports a model or API error, if any: aider
+/// exits 0 even then.
+fn model_error_hint(output: &str) -> Option<String> {
+    output
+        .lines()
+        .map(str::trim)
+        .find(|l| {
+            (l.contains("litellm.")
+                || l.contains("APIError")
+                || l.contains("APIConnectionError")
+                || l.contains("BadRequestError"))
+                && l.len() > 10
+        })
+        .map(|l| l.chars().take(200).collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn globs_stay_inside_and_skip_ignored_files() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path();
+        std::fs::create_dir_all(root.join("src/pkg")).unwrap();
+        std::fs::create_dir_all(root.join("venv")).unwrap();
+        for f in [
+            "src/a.py",
+            "src/pkg/b.py",
+            "src/c.txt",
+            "venv/x.py",
+            "-odd.py",
+        ] {
+            std::fs::write(root.join(f), "").unwrap();
+        }
+        std::fs::write(root.join(".gitignore"), "venv/\n").unwrap();
+        std::process::Command::new("git")
+            .arg("init")
+            .arg("-q")
+            .arg(root)
+            .status()
+            .unwrap();
+        let mut notes = Vec::new();
+        let got = resolve_paths("files", "src/**/*.py", root, root, &mut notes).unwrap();
+        assert_eq!(got, ["src/a.py", "src/pkg/b.py"]);
+        let got = resolve_paths("files", "*.py", root, root, &mut notes).unwrap();
+        assert_eq!(got, ["./-odd.py"]);
+        let got = resolve_paths("files", "new_file.py", root, root, &mut notes).unwrap();
+        assert_eq!(got, ["new_file.py"]);
+        assert!(resolve_paths("files", "../x.py", root, root, &mut notes).is_err());
+        assert!(resolve_paths("files", "/etc/passwd", root, root, &mut notes).is_err());
+        resolve_paths("files", "nothing/**/*.rs", root, root, &mut notes).unwrap();
+        assert_eq!(notes, ["`files` pattern `nothing/**/*.rs` matched no file"]);
+    }
+
+    #[test]
+    fn a_symlink_out_of_the_checkout_is_refused() {
+        let outside = tempfile::tempdir().unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        std::os::unix::fs::symlink(outside.path(), dir.path().join("link")).unwrap();
+        let mut notes = Vec::new();
+        let err = resolve_paths("files", "link", dir.path(), dir.path(), &mut notes).unwrap_err();
+        assert!(err.contains("leads outside the checkout"), "{err}");
+    }
+
+    #[test]
+    fn finds_model_errors_in_output() {
+        let out = "Aider v0.86\nlitellm.APIConnectionError: OllamaException - connection refused\n";
+        assert_eq!(
+            model_error_hint(out).unwrap(),
+            "litellm.APIConnectionError: OllamaException - connection refused"
+        );
+        assert_eq!(model_error_hint("all good\n"), None);
+    }
+}

@@ -1,0 +1,51 @@
+//! The `comment` step: comment on the issue.
+
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+use crate::playbook::types::Template;
+
+/// The `comment:` block.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CommentSpec {
+    /// The comment's Markdown body (a template).
+    pub body: Template,
+}
+
+// ---------------------------------------------------------------------------------------
+// Running it
+
+use crate::engine::executor::{Services, StepCall};
+use crate::engine::state::StepResult;
+
+pub async fn run(s: &Services, call: &StepCall<'_>, _spec: &CommentSpec) -> StepResult {
+    let body = match call.render(s, "comment/body") {
+        Ok(b) => s.masker.mask(&b),
+        Err(e) => return StepResult::failed(e),
+    };
+    let repo = &s.task.repo.full_name;
+    let issue = s.task.issue.number;
+    let (log, message) = match &s.github {
+        None => {
+            let text = format!(
+                "comment: not sent (no GitHub credentials). It would comment on {repo}#{issue}:\n{body}\n"
+            );
+            print!("{text}");
+            (
+                text,
+                Some("not sent: no GitHub credentials (printed instead)".to_owned()),
+            )
+        }
+        Some(github) => match github.comment(repo, issue, &body).await {
+            Ok(url) => (format!("commented on {repo}#{issue}: {url}\n"), None),
+            Err(e) => return StepResult::failed(s.masker.mask(&format!("failed to comment: {e}"))),
+        },
+    };
+    let mut r = StepResult::success();
+    r.logged = std::fs::write(call.log_path(s), &log).is_ok();
+    r.captured.stdout = log;
+    r.captured.output = r.captured.stdout.clone();
+    r.message = message;
+    r
+}

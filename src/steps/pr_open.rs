@@ -1,0 +1,240 @@
+//! The `pr_open` step: commit what is uncommitted, push the run branch and open the pull
+//! request, or update the one already open for that branch (never a second one).
+
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+use crate::playbook::types::{Flag, Template};
+
+pub const DEFAULT_TITLE: &str = "{{ issue.title }}";
+pub const DEFAULT_BODY: &str = "Closes #{{ issue.number }}\n\n{{ run.summary }}";
+pub const DEFAULT_COMMIT_MESSAGE: &str = "codingworker: work on #{{ issue.number }}";
+
+/// The `pr_open:` block. Every field has a default, so `pr_open: {}` works.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PrOpenSpec {
+    /// Title of the pull request. Default: the issue's title.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub title: Option<Template>,
+    /// Body. Default: `Closes #N` and the run summary.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub body: Option<Template>,
+    /// Open as a draft (a boolean or a template rendering to true/false).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub draft: Option<Flag>,
+    /// Base branch. Default: the repository's default branch.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub base: Option<Template>,
+    /// Labels to add.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub labels: Vec<Template>,
+    /// Logins asked to review.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub reviewers: Vec<Template>,
+    /// Message of the commit made of uncommitted changes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub commit_message: Option<Template>,
+}
+
+// ---------------------------------------------------------------------------------------
+// Running it
+
+use std::fmt::Write as _;
+
+use crate::adapters::github::NewPullRequest;
+use crate::engine::executor::{Services, StepCall};
+use crate::engine::report::PrRef;
+use crate::engine::state::{StepResult, pr_outputs};
+
+/// The pull request a step would open, fully rendered.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Request {
+    #[serde(flatten)]
+    pub pr: NewPullRequest,
+    pub labels: Vec<String>,
+    pub reviewers: Vec<String>,
+    pub commit_message: String,
+}
+
+/// Where the pull request goes: its head branch and the default base.
+pub struct Target<'a> {
+    pub branch: &'a str,
+    pub default_base: &'a str,
+    pub masker: &'a crate::mask::Masker,
+}
+
+/// Renders every field; the body and title are masked.
+pub fn render(
+    spec: &PrOpenSpec,
+    to: &Target<'_>,
+    render: &dyn Fn(&str) -> Result<String, String>,
+) -> Result<Request, String> {
+    let title = to.masker.mask(render("pr_open/title")?.trim());
+    if title.is_empty() {
+        return Err("`pr_open.title` rendered to an empty string".into());
+    }
+    let body = to.masker.mask(&render("pr_open/body")?);
+    let draft = match &spec.draft {
+        None => false,
+        Some(crate::playbook::types::Flag::Bool(b)) => *b,
+        Some(crate::playbook::types::Flag::Template(_)) => parse_bool(&render("pr_open/draft")?)
+            .ok_or("`pr_open.draft` must render to `true` or `false`")?,
+    };
+    let base = match &spec.base {
+        Some(_) => render("pr_open/base")?.trim().to_owned(),
+        None => to.default_base.to_owned(),
+    };
+    let list = |field: &str, n: usize| -> Result<Vec<String>, String> {
+        (0..n)
+            .map(|i| render(&format!("pr_open/{field}/{i}")).map(|v| v.trim().to_owned()))
+            .filter(|v| !matches!(v, Ok(s) if s.is_empty()))
+            .collect()
+    };
+    Ok(Request {
+        pr: NewPullRequest {
+            title,
+            body,
+            head: to.branch.to_owned(),
+            base,
+            draft,
+        },
+        labels: list("labels", spec.labels.len())?,
+        reviewers: list("reviewers", spec.reviewers.len())?,
+        commit_message: to.masker.mask(&render("pr_open/commit_message")?),
+    })
+}
+
+fn parse_bool(s: &str) -> Option<bool> {
+    match s.trim().to_ascii_lowercase().as_str() {
+        "true" => Some(true),
+        "false" => Some(false),
+        _ => None,
+    }
+}
+
+pub async fn run(s: &Services, call: &StepCall<'_>, spec: &PrOpenSpec) -> StepResult {
+    let target = Target {
+        branch: &s.branch,
+        default_base: &s.task.repo.default_branch,
+        masker: &s.masker,
+    };
+    let req = match render(spec, &target, &|field| call.render(s, field)) {
+        Ok(r) => r,
+        Err(e) => return StepResult::failed(e),
+    };
+    let mut log = String::new();
+    let committed = match s.workspace.commit_all(&req.commit_message) {
+        Ok(c) => c,
+        Err(e) => return StepResult::failed(format!("failed to commit the changes: {e}")),
+    };
+    if let Some(oid) = committed {
+        let _ = writeln!(log, "committed uncommitted changes as {oid}");
+    }
+    let repo = &s.task.repo.full_name;
+    let Some(github) = &s.github else {
+        let text = format!(
+            "pr_open: not sent (no GitHub credentials). It would push branch `{}` and open this pull request on {repo}:\n{}\n",
+            s.branch,
+            serde_json::to_string_pretty(&req).unwrap_or_default()
+        );
+        print!("{text}");
+        log.push_str(&text);
+        return finish(
+            s,
+            call,
+            log,
+            None,
+            Some("not sent: no GitHub credentials (printed instead)".into()),
+        );
+    };
+    if let Some(target) = s.push.clone() {
+        let dir = s.checkout.clone();
+        let branch = s.branch.clone();
+        let pushed = tokio::task::spawn_blocking(move || target.push(&dir, &branch)).await;
+        match pushed {
+            Ok(Ok(())) => {
+                let _ = writeln!(log, "pushed branch {}", s.branch);
+            }
+            Ok(Err(e)) => return StepResult::failed(s.masker.mask(&e.to_string())),
+            Err(e) => return StepResult::failed(format!("push task failed: {e}")),
+        }
+    }
+    let result = async {
+        if let Some(open) = github.find_open_pr(repo, &s.branch).await? {
+            let pr = github
+                .update_pr(repo, open.number, &req.pr.title, &req.pr.body)
+                .await?;
+            return Ok((pr, false));
+        }
+        match github.create_pr(repo, &req.pr).await {
+            Ok(pr) => Ok((pr, true)),
+            // Someone (a previous delivery) opened it meanwhile: update that one.
+            Err(e) if e.status() == Some(422) => {
+                match github.find_open_pr(repo, &s.branch).await? {
+                    Some(open) => Ok((
+                        github
+                            .update_pr(repo, open.number, &req.pr.title, &req.pr.body)
+                            .await?,
+                        false,
+                    )),
+                    None => Err(e),
+                }
+            }
+            Err(e) => Err(e),
+        }
+    }
+    .await;
+    let (pr, created) = match result {
+        Ok(x) => x,
+        Err(e) => {
+            return StepResult::failed(
+                s.masker
+                    .mask(&format!("failed to open the pull request: {e}")),
+            );
+        }
+    };
+    let _ = writeln!(
+        log,
+        "{} pull request #{} {}",
+        if created { "opened" } else { "updated" },
+        pr.number,
+        pr.url
+    );
+    let mut note = None;
+    if !req.labels.is_empty()
+        && let Err(e) = github.add_labels(repo, pr.number, &req.labels).await
+    {
+        note = Some(format!("labels not added: {e}"));
+    }
+    if !req.reviewers.is_empty()
+        && let Err(e) = github
+            .request_reviewers(repo, pr.number, &req.reviewers)
+            .await
+    {
+        note = Some(format!("reviewers not requested: {e}"));
+    }
+    let pr = PrRef {
+        number: pr.number,
+        url: pr.url,
+        created,
+    };
+    finish(s, call, log, Some(pr), note)
+}
+
+fn finish(
+    s: &Services,
+    call: &StepCall<'_>,
+    log: String,
+    pr: Option<PrRef>,
+    message: Option<String>,
+) -> StepResult {
+    let mut r = StepResult::success();
+    r.logged = std::fs::write(call.log_path(s), s.masker.mask(&log)).is_ok();
+    r.captured.stdout = s.masker.mask(&log);
+    r.captured.output = r.captured.stdout.clone();
+    r.outputs = pr_outputs(pr.as_ref());
+    r.pr = pr;
+    r.message = message;
+    r
+}

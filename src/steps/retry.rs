@@ -1,0 +1,233 @@
+//! The `retry` step: run nested steps once per attempt entry until a condition holds.
+//!
+//! Each attempt entry is data (`attempt.model`, ...) plus an optional `env` of templates.
+//! With `reset` (the default) every attempt starts from the commit the retry started at:
+//! commits dropped, untracked files removed, ignored files kept.
+
+use std::borrow::Cow;
+use std::collections::BTreeMap;
+
+use schemars::{JsonSchema, Schema, SchemaGenerator, json_schema};
+use serde::de::{self, Deserializer};
+use serde::{Deserialize, Serialize, Serializer};
+
+use crate::playbook::model::Step;
+use crate::playbook::types::{Condition, EnvMap};
+
+/// The pattern of an attempt key (reachable as `attempt.KEY`).
+pub const ATTEMPT_KEY_PATTERN: &str = "^[a-z_][a-z0-9_]*$";
+
+/// The `retry:` block.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RetrySpec {
+    /// One attempt per entry, in order; the entry is `attempt.*` in templates.
+    #[schemars(length(min = 1))]
+    pub attempts: Vec<Attempt>,
+    /// Checked after each attempt; the retry stops when it holds. Default: no nested step
+    /// failed in the attempt.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub until: Option<Condition>,
+    /// Start every attempt from the commit before the retry (default true).
+    #[serde(default = "yes", skip_serializing_if = "Clone::clone")]
+    pub reset: bool,
+    /// The steps of one attempt.
+    #[schemars(length(min = 1))]
+    pub steps: Vec<Step>,
+}
+
+fn yes() -> bool {
+    true
+}
+
+/// One attempt entry: free keys (`model: ...`) and an optional `env`.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Attempt {
+    /// Environment for the attempt's steps; values are templates.
+    pub env: EnvMap,
+    /// The other keys, as `attempt.KEY`.
+    pub keys: BTreeMap<String, serde_json::Value>,
+}
+
+impl<'de> Deserialize<'de> for Attempt {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let mut map = serde_json::Map::<String, serde_json::Value>::deserialize(d)?;
+        let env = match map.remove("env") {
+            Some(v) => EnvMap::deserialize(v).map_err(de::Error::custom)?,
+            None => EnvMap::default(),
+        };
+        Ok(Attempt {
+            env,
+            keys: map.into_iter().collect(),
+        })
+    }
+}
+
+impl Serialize for Attempt {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let mut map: serde_json::Map<String, serde_json::Value> =
+            self.keys.clone().into_iter().collect();
+        if !self.env.is_empty() {
+            map.insert(
+                "env".into(),
+                serde_json::to_value(&self.env).map_err(serde::ser::Error::custom)?,
+            );
+        }
+        map.serialize(s)
+    }
+}
+
+impl JsonSchema for Attempt {
+    fn schema_name() -> Cow<'static, str> {
+        "Attempt".into()
+    }
+    fn json_schema(g: &mut SchemaGenerator) -> Schema {
+        let env = g.subschema_for::<EnvMap>();
+        json_schema!({
+            "type": "object",
+            "description": "One attempt: free keys read as `attempt.KEY` (e.g. `model`), and an optional `env` of templates.",
+            "properties": { "env": env },
+            "propertyNames": { "pattern": ATTEMPT_KEY_PATTERN },
+        })
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// Running it
+
+use tokio::time::Instant;
+
+use crate::engine::executor::{AttemptScope, Engine, Scope};
+use crate::engine::report::AttemptInfo;
+use crate::engine::state::{StepResult, StepStatus};
+use crate::template::context::attempt_value;
+use crate::template::sites::child_pointer;
+
+impl Engine {
+    /// Runs the attempts of a retry step until `until` holds.
+    pub(crate) async fn run_retry(
+        &mut self,
+        step: &Step,
+        pointer: &str,
+        spec: &RetrySpec,
+        scope: &Scope,
+    ) -> StepResult {
+        let total = spec.attempts.len();
+        let before = self.s.workspace.snapshot().ok();
+        // Each attempt starts from the checkout as the retry found it. Uncommitted work of
+        // earlier steps is committed first, so that a reset cannot lose it.
+        if spec.reset && before.as_ref().is_some_and(|b| !b.status.is_empty()) {
+            let message = format!("codingworker: state before retry `{}`", step.id);
+            if let Err(e) = self.s.workspace.commit_all(&message) {
+                return StepResult::failed(format!(
+                    "failed to commit the checkout before the retry: {e}"
+                ));
+            }
+        }
+        let start_commit = self.s.workspace.head().ok().flatten();
+        let deadline = match (step.timeout.map(|t| Instant::now() + t.0), scope.deadline) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
+        let mut outcome = None;
+        for (i, entry) in spec.attempts.iter().enumerate() {
+            let number = u32::try_from(i + 1).unwrap_or(u32::MAX);
+            if self.s.cancel.is_cancelled() {
+                outcome = Some(StepResult::with_status(
+                    StepStatus::Cancelled,
+                    "the run was cancelled",
+                ));
+                break;
+            }
+            if self.out_of_time_now() {
+                self.mark_timed_out();
+                outcome = Some(StepResult::with_status(
+                    StepStatus::TimedOut,
+                    format!("the run's time budget ran out before attempt {number} of {total}"),
+                ));
+                break;
+            }
+            if deadline.is_some_and(|d| Instant::now() >= d) {
+                outcome = Some(StepResult::with_status(
+                    StepStatus::TimedOut,
+                    format!("the retry's time budget ran out before attempt {number} of {total}"),
+                ));
+                break;
+            }
+            if i > 0
+                && spec.reset
+                && let Some(commit) = start_commit
+                && let Err(e) = self.s.workspace.reset_to(commit)
+            {
+                return StepResult::failed(format!(
+                    "failed to reset the checkout before attempt {number}: {e}"
+                ));
+            }
+            tracing::info!(step = %step.id, attempt = number, total, keys = %serde_json::to_string(&entry.keys).unwrap_or_default(), "attempt started");
+            let mut inner = Scope {
+                outer_failed: scope.failed(),
+                deadline,
+                failed_here: false,
+                attempt: Some(AttemptScope {
+                    value: attempt_value(number, &entry.keys),
+                    info: AttemptInfo {
+                        number,
+                        keys: entry.keys.clone(),
+                    },
+                    env: scope
+                        .attempt
+                        .as_ref()
+                        .map(|a| a.env.clone())
+                        .unwrap_or_default(),
+                }),
+            };
+            let ctx = self.ctx(&inner);
+            match self.render_attempt_env(
+                &format!("{pointer}/retry/attempts/{i}/env"),
+                &entry.env,
+                &ctx,
+            ) {
+                Ok(env) => {
+                    if let Some(a) = inner.attempt.as_mut() {
+                        a.env.extend(env);
+                    }
+                }
+                Err(e) => {
+                    tracing::warn!(step = %step.id, attempt = number, error = %e, "attempt skipped: its env cannot be rendered");
+                    continue;
+                }
+            }
+            for (j, child) in spec.steps.iter().enumerate() {
+                Box::pin(self.run_step(child, &child_pointer(pointer, j), &mut inner)).await;
+            }
+            let satisfied = match &spec.until {
+                None => !inner.failed_here,
+                Some(Condition::Bool(b)) => *b,
+                Some(Condition::Expr(_)) => {
+                    let ctx = self.ctx(&inner);
+                    match self
+                        .s
+                        .templates
+                        .eval(&format!("{pointer}/retry/until"), &ctx)
+                    {
+                        Ok(b) => b,
+                        Err(e) => {
+                            return StepResult::failed(format!("`until` cannot be evaluated: {e}"));
+                        }
+                    }
+                }
+            };
+            tracing::info!(step = %step.id, attempt = number, satisfied, "attempt finished");
+            if satisfied {
+                let mut r = StepResult::success();
+                r.message = Some(format!("attempt {number} of {total} succeeded"));
+                outcome = Some(r);
+                break;
+            }
+        }
+        let mut result = outcome
+            .unwrap_or_else(|| StepResult::failed(format!("none of {total} attempts succeeded")));
+        result.changed = self.snapshot_changed_since(&before);
+        result
+    }
+}

@@ -1,0 +1,78 @@
+//! POSIX shell quoting: how a value becomes one word of an `sh -c` command.
+
+use minijinja::Value;
+use minijinja::value::ValueKind;
+
+/// Quotes `s` so that `sh` reads it back as exactly one word with the same bytes.
+/// Words made only of characters no shell treats specially stay as they are.
+pub fn shell_quote(s: &str) -> String {
+    let plain = !s.is_empty()
+        && s.bytes().all(|b| {
+            b.is_ascii_alphanumeric()
+                || matches!(
+                    b,
+                    b'_' | b'-' | b'.' | b'/' | b',' | b':' | b'@' | b'%' | b'+' | b'='
+                )
+        });
+    if plain {
+        s.to_owned()
+    } else {
+        format!("'{}'", s.replace('\'', r"'\''"))
+    }
+}
+
+/// A template value as shell words: a list becomes one quoted word per item, anything else
+/// one quoted word of its text.
+pub fn shell_words(value: &Value) -> String {
+    match value.kind() {
+        ValueKind::Seq => match value.try_iter() {
+            Ok(items) => items
+                .map(|item| shell_quote(&item.to_string()))
+                .collect::<Vec<_>>()
+                .join(" "),
+            Err(_) => shell_quote(&value.to_string()),
+        },
+        _ => shell_quote(&value.to_string()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn quotes_what_a_shell_would_interpret() {
+        for (input, want) in [
+            ("pytest", "pytest"),
+            ("src/a.py", "src/a.py"),
+            ("", "''"),
+            ("a b", "'a b'"),
+            ("it's", r"'it'\''s'"),
+            ("$(rm -rf /)", "'$(rm -rf /)'"),
+            ("`id`", "'`id`'"),
+            ("a;b|c&d>e<f", "'a;b|c&d>e<f'"),
+            ("\n", "'\n'"),
+            ("*", "'*'"),
+            ("~", "'~'"),
+        ] {
+            assert_eq!(shell_quote(input), want, "{input:?}");
+        }
+    }
+
+    #[test]
+    fn round_trips_through_a_real_shell() {
+        let hostile = "x'y\"z $(echo pwned) `echo pwned` ; echo pwned \\ \n\t* ~ {{ a }} {% b %} é";
+        let out = std::process::Command::new("sh")
+            .arg("-c")
+            .arg(format!("printf '%s' {}", shell_quote(hostile)))
+            .output()
+            .unwrap();
+        assert_eq!(String::from_utf8(out.stdout).unwrap(), hostile);
+    }
+
+    #[test]
+    fn lists_become_one_word_per_item() {
+        let v = Value::from(vec!["a b", "c"]);
+        assert_eq!(shell_words(&v), "'a b' c");
+    }
+}

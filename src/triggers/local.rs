@@ -1,0 +1,266 @@
+//! A local run: `codingworker run PLAYBOOK --issue FILE [--repo DIR]`.
+//!
+//! The user's checkout is never touched: the run works in a fresh worktree of DIR's HEAD on
+//! the run branch, under the workdir, and leaves the branch with its commits in DIR and the
+//! worktree for inspection. `--dry-run` prints the plan and needs no git repository at all.
+
+use std::collections::BTreeMap;
+use std::hash::{BuildHasher, Hasher};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use tokio_util::sync::CancellationToken;
+
+use crate::adapters::git::{PushTarget, SourceRepo};
+use crate::adapters::github::{GitHub, OctocrabGitHub};
+use crate::diagnostic::render_human;
+use crate::engine::executor::{Engine, EngineOptions, RunInput};
+use crate::engine::plan::{self, PlanInput};
+use crate::engine::report::{RunReport, RunStatus, format_ms};
+use crate::error::{Error, Outcome};
+use crate::playbook::{Playbook, load_file};
+use crate::process::env as child_env;
+use crate::task::Task;
+use crate::template::context::{ContextBase, run_value};
+use crate::template::{SiteKind, Templates, sites};
+
+/// The options of `codingworker run`.
+#[derive(Debug, Clone)]
+pub struct LocalRun {
+    pub playbook: PathBuf,
+    pub issue: PathBuf,
+    pub repo: Option<PathBuf>,
+    pub dry_run: bool,
+    pub out: Option<PathBuf>,
+    pub workdir: Option<PathBuf>,
+    pub force: bool,
+    /// Send to GitHub (needs `GITHUB_TOKEN`); otherwise `pr_open`/`comment` print.
+    pub github: bool,
+}
+
+/// A playbook ready to run: validated and compiled.
+pub struct Prepared {
+    pub playbook: Arc<Playbook>,
+    pub templates: Arc<Templates>,
+}
+
+/// Loads and compiles a playbook; any error becomes exit code 2 with the diagnostics.
+pub fn prepare_playbook(path: &Path) -> Result<Prepared, Error> {
+    let loaded = load_file(path)?;
+    let warnings: Vec<_> = loaded
+        .diagnostics
+        .iter()
+        .filter(|d| !d.is_error())
+        .cloned()
+        .collect();
+    if !warnings.is_empty() {
+        eprint!("{}", render_human(&loaded.source, &warnings));
+    }
+    let Some(playbook) = loaded.playbook else {
+        let errors: Vec<_> = loaded
+            .diagnostics
+            .iter()
+            .filter(|d| d.is_error())
+            .cloned()
+            .collect();
+        return Err(Error::InvalidPlaybook {
+            path: loaded.source.name.clone(),
+            rendered: render_human(&loaded.source, &errors),
+        });
+    };
+    let templates = Templates::compile(&sites::collect(&playbook)).map_err(|e| {
+        Error::Setup(format!(
+            "internal error: a validated playbook does not compile ({} errors)",
+            e.len()
+        ))
+    })?;
+    Ok(Prepared {
+        playbook: Arc::new(playbook),
+        templates: Arc::new(templates),
+    })
+}
+
+/// Renders the run branch's name.
+pub fn branch_name(
+    p: &Prepared,
+    task: &Task,
+    env: &BTreeMap<String, String>,
+) -> Result<String, Error> {
+    let secrets: BTreeMap<String, String> = p
+        .playbook
+        .secrets
+        .iter()
+        .filter_map(|s| env.get(&s.0).map(|v| (s.0.clone(), v.clone())))
+        .collect();
+    let base = ContextBase::new(task, &p.playbook.vars, &secrets);
+    let ctx = base.with(
+        run_value("", "", "", ""),
+        minijinja::Value::from(()),
+        None,
+        false,
+    );
+    let branch = p
+        .templates
+        .render(SiteKind::Text, "/branch", &ctx)
+        .map_err(|e| Error::Setup(format!("the playbook's `branch` cannot be rendered: {e}")))?;
+    let branch = branch.trim().to_owned();
+    if branch.is_empty() || !git2::Branch::name_is_valid(&branch).unwrap_or(false) {
+        return Err(Error::Setup(format!(
+            "the playbook's `branch` rendered to {branch:?}, which is not a valid branch name"
+        )));
+    }
+    Ok(branch)
+}
+
+/// A run id: sortable by time, unique enough to name directories.
+pub fn new_run_id(issue: u64) -> String {
+    let stamp = jiff::Timestamp::now().strftime("%Y%m%dT%H%M%SZ");
+    let random = std::hash::RandomState::new().build_hasher().finish();
+    format!("{stamp}-{issue}-{:04x}", random & 0xffff)
+}
+
+/// The workdir: `--workdir`, `CODINGWORKER_WORKDIR`, or `~/.codingworker`.
+pub fn workdir(given: Option<&Path>, env: &BTreeMap<String, String>) -> Result<PathBuf, Error> {
+    if let Some(p) = given {
+        return Ok(p.to_path_buf());
+    }
+    if let Some(p) = env.get("CODINGWORKER_WORKDIR") {
+        return Ok(PathBuf::from(p));
+    }
+    match env.get("HOME") {
+        Some(home) => Ok(Path::new(home).join(".codingworker")),
+        None => Err(Error::Setup(
+            "no workdir: set HOME, CODINGWORKER_WORKDIR or --workdir".into(),
+        )),
+    }
+}
+
+pub fn run(opts: &LocalRun) -> Result<Outcome, Error> {
+    let env = child_env::current();
+    let prepared = prepare_playbook(&opts.playbook)?;
+    let task = Task::from_file(&opts.issue)?;
+    let branch = branch_name(&prepared, &task, &env)?;
+    let repo_dir = match &opts.repo {
+        Some(r) => r.clone(),
+        None => {
+            std::env::current_dir().map_err(Error::io("failed to read the current directory"))?
+        }
+    };
+    let options = EngineOptions::from_env(&env);
+
+    if opts.dry_run {
+        if !repo_dir.is_dir() {
+            return Err(Error::Setup(format!(
+                "{} is not a directory",
+                repo_dir.display()
+            )));
+        }
+        let text = plan::render(&PlanInput {
+            playbook: &prepared.playbook,
+            playbook_path: &opts.playbook.display().to_string(),
+            templates: &prepared.templates,
+            task: &task,
+            branch: &branch,
+            repo_dir: &repo_dir,
+            parent_env: &env,
+            aider_program: &options.aider_program,
+        });
+        print!("{text}");
+        return Ok(Outcome::Success);
+    }
+
+    let source = SourceRepo::discover(&repo_dir).map_err(|e| Error::Setup(e.to_string()))?;
+    let workdir = workdir(opts.workdir.as_deref(), &env)?;
+    let run_id = new_run_id(task.issue.number);
+    let worktrees = workdir.join("worktrees");
+    let checkout = worktrees.join(&run_id);
+    let run_dir = opts
+        .out
+        .clone()
+        .unwrap_or_else(|| workdir.join("runs").join(&run_id));
+    std::fs::create_dir_all(&run_dir)
+        .map_err(Error::io(format!("failed to create {}", run_dir.display())))?;
+    source
+        .add_worktree(&branch, &checkout, &run_id, opts.force, &worktrees)
+        .map_err(|e| Error::Setup(e.to_string()))?;
+
+    let (github, push): (Option<Arc<dyn GitHub>>, Option<PushTarget>) = if opts.github {
+        let token = env
+            .get("GITHUB_TOKEN")
+            .filter(|t| !t.is_empty())
+            .ok_or_else(|| Error::Setup("--github needs a token in GITHUB_TOKEN".into()))?;
+        let api = env
+            .get("GITHUB_API_URL")
+            .map_or("https://api.github.com", String::as_str);
+        let client = OctocrabGitHub::new(token, api).map_err(|e| Error::Setup(e.to_string()))?;
+        let push = PushTarget {
+            url: task.repo.clone_url.clone(),
+            token: task
+                .repo
+                .clone_url
+                .starts_with("https://")
+                .then(|| token.clone()),
+        };
+        (Some(Arc::new(client)), Some(push))
+    } else {
+        (None, None)
+    };
+
+    let cancel = CancellationToken::new();
+    let input = RunInput {
+        playbook: prepared.playbook,
+        playbook_path: opts.playbook.display().to_string(),
+        templates: prepared.templates,
+        task,
+        run_id,
+        branch: branch.clone(),
+        checkout: checkout.clone(),
+        run_dir: run_dir.clone(),
+        parent_env: env,
+        github,
+        push,
+        options,
+        cancel: cancel.clone(),
+    };
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(Error::io("failed to start the async runtime"))?;
+    let report = runtime.block_on(async move {
+        let engine = Engine::new(input).map_err(|e| Error::Setup(e.to_string()))?;
+        let interrupt = cancel.clone();
+        tokio::spawn(async move {
+            if tokio::signal::ctrl_c().await.is_ok() {
+                tracing::warn!("interrupted: stopping the current step");
+                interrupt.cancel();
+            }
+        });
+        Ok::<RunReport, Error>(engine.run().await)
+    })?;
+    print_result(&report, &source.root, &run_dir);
+    Ok(if report.status == RunStatus::Success {
+        Outcome::Success
+    } else {
+        Outcome::Failed
+    })
+}
+
+fn print_result(report: &RunReport, repo: &Path, run_dir: &Path) {
+    println!(
+        "run {} {} in {}",
+        report.id,
+        report.status.as_str(),
+        format_ms(report.duration_ms)
+    );
+    println!("  branch:   {} (in {})", report.branch, repo.display());
+    println!("  worktree: {}", report.workdir);
+    println!("  report:   {}", run_dir.join("run.json").display());
+    println!("  summary:  {}", run_dir.join("summary.md").display());
+    if let Some(pr) = &report.pr {
+        println!(
+            "  pull request: {} ({})",
+            pr.url,
+            if pr.created { "opened" } else { "updated" }
+        );
+    }
+}

@@ -1,0 +1,11 @@
+//! Integration tests, in one binary so that the heavy crates link once.
+
+mod support;
+
+mod cli_init;
+mod cli_validate;
+mod run_aider;
+mod run_engine;
+mod run_hostile;
+mod run_plan;
+mod schemas;
