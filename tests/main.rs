@@ -6,6 +6,7 @@ mod cli_init;
 mod cli_validate;
 mod run_aider;
 mod run_engine;
+mod run_github;
 mod run_hostile;
 mod run_plan;
 mod schemas;

@@ -184,6 +184,12 @@ pub fn run(opts: &LocalRun) -> Result<Outcome, Error> {
         .add_worktree(&branch, &checkout, &run_id, opts.force, &worktrees)
         .map_err(|e| Error::Setup(e.to_string()))?;
 
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(Error::io("failed to start the async runtime"))?;
+    // The GitHub client spawns its connection tasks on the runtime it is built in.
+    let _entered = runtime.enter();
     let (github, push): (Option<Arc<dyn GitHub>>, Option<PushTarget>) = if opts.github {
         let token = env
             .get("GITHUB_TOKEN")
@@ -222,10 +228,6 @@ pub fn run(opts: &LocalRun) -> Result<Outcome, Error> {
         options,
         cancel: cancel.clone(),
     };
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .map_err(Error::io("failed to start the async runtime"))?;
     let report = runtime.block_on(async move {
         let engine = Engine::new(input).map_err(|e| Error::Setup(e.to_string()))?;
         let interrupt = cancel.clone();

@@ -13,6 +13,8 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 use serde_json::Value;
 
+pub mod fake_github;
+
 pub const BIN: &str = env!("CARGO_BIN_EXE_codingworker");
 
 /// The crate's root (tests run there too).
@@ -117,9 +119,14 @@ impl Sandbox {
 
     /// A task file for an issue with this title and body.
     pub fn task(&self, title: &str, body: &str) -> PathBuf {
+        self.task_from(title, body, "https://github.com/acme/demo.git")
+    }
+
+    /// A task whose repository is cloned from `clone_url`.
+    pub fn task_from(&self, title: &str, body: &str, clone_url: &str) -> PathBuf {
         let task = serde_json::json!({
             "version": 1, "id": "task-1",
-            "repo": {"full_name": "acme/demo", "clone_url": "https://github.com/acme/demo.git", "default_branch": "main"},
+            "repo": {"full_name": "acme/demo", "clone_url": clone_url, "default_branch": "main"},
             "issue": {"number": 7, "title": title, "body": body, "labels": ["auto-code", "bug"],
                       "author": "alice", "url": "https://github.com/acme/demo/issues/7"},
             "sender": "alice", "event": "issues.labeled"
@@ -157,6 +164,22 @@ impl Sandbox {
             c.env(k, v);
         }
         c.output().expect("codingworker runs").into()
+    }
+
+    /// A bare clone of the repository, as the remote `pr_open` pushes to.
+    pub fn bare_remote(&self) -> PathBuf {
+        let remote = self.path().join("remote.git");
+        git(
+            self.path(),
+            &[
+                "clone",
+                "-q",
+                "--bare",
+                self.repo().to_str().unwrap(),
+                remote.to_str().unwrap(),
+            ],
+        );
+        remote
     }
 
     /// The `run.json` of the last run.
