@@ -1,6 +1,7 @@
 //! The command line: argument parsing and dispatch. Each command is a file.
 
 pub mod init;
+mod progress;
 mod run;
 mod schema;
 mod validate;
@@ -135,16 +136,39 @@ fn run(cli: Cli) -> Result<Outcome, Error> {
 /// comes from `CODINGWORKER_LOG` (e.g. `debug`), default `info`.
 fn init_logging(format: LogFormat) {
     use tracing_subscriber::EnvFilter;
+    use tracing_subscriber::layer::SubscriberExt;
+    use tracing_subscriber::util::SubscriberInitExt;
     let filter =
         EnvFilter::try_from_env("CODINGWORKER_LOG").unwrap_or_else(|_| EnvFilter::new("info"));
-    let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .with_target(false)
-        .with_ansi(ansi);
+    let terminal = std::io::IsTerminal::is_terminal(&std::io::stderr());
     let _ = match format {
-        LogFormat::Human => builder.compact().try_init(),
-        LogFormat::Json => builder.json().flatten_event(true).try_init(),
+        // On a terminal, a spinner shows the step in progress and its elapsed time.
+        LogFormat::Human if terminal => {
+            let spinner = progress::Spinner::default();
+            let lines = tracing_subscriber::fmt::layer()
+                .with_writer(spinner.clone())
+                .with_target(false)
+                .compact();
+            tracing_subscriber::registry()
+                .with(filter)
+                .with(lines)
+                .with(spinner)
+                .try_init()
+        }
+        LogFormat::Human => tracing_subscriber::fmt()
+            .with_env_filter(filter)
+            .with_writer(std::io::stderr)
+            .with_target(false)
+            .with_ansi(false)
+            .compact()
+            .finish()
+            .try_init(),
+        LogFormat::Json => tracing_subscriber::fmt()
+            .with_env_filter(filter)
+            .with_writer(std::io::stderr)
+            .json()
+            .flatten_event(true)
+            .finish()
+            .try_init(),
     };
 }
