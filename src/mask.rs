@@ -43,11 +43,16 @@ impl Masker {
         I: IntoIterator<Item = S>,
         S: Into<String>,
     {
-        let mut secrets: Vec<String> = values
-            .into_iter()
-            .map(Into::into)
-            .filter(|s| s.len() >= MIN_SECRET_LEN)
-            .collect();
+        let mut secrets: Vec<String> = Vec::new();
+        for value in values.into_iter().map(Into::into) {
+            // Output is masked line by line, so a multi-line secret (a PEM key) is masked by
+            // its lines too.
+            if value.contains('\n') {
+                secrets.extend(value.lines().map(|l| l.trim().to_owned()));
+            }
+            secrets.push(value);
+        }
+        secrets.retain(|s| s.len() >= MIN_SECRET_LEN);
         secrets.sort_by_key(|s| std::cmp::Reverse(s.len()));
         secrets.dedup();
         Self { secrets }
@@ -96,6 +101,15 @@ mod tests {
     fn masks_every_occurrence_longest_first() {
         let m = Masker::new(["abcd", "abcdefgh", "x"]);
         assert_eq!(m.mask("1 abcdefgh 2 abcd 3 x"), "1 *** 2 *** 3 x");
+    }
+
+    #[test]
+    fn multi_line_secrets_are_masked_line_by_line() {
+        let key =
+            "-----BEGIN KEY-----\nAAAAB3NzaC1yc2EAAAADAQAB\nQkFTRTY0U0VDUkVU\n-----END KEY-----\n";
+        let m = Masker::new([key]);
+        assert_eq!(m.mask(key), "***");
+        assert_eq!(m.mask("line: QkFTRTY0U0VDUkVU\n"), "line: ***\n");
     }
 
     #[test]

@@ -235,7 +235,9 @@ steps:
   - { id: strict, continue_on_error: true, aider: { model: openai/m, message: hi } }
   - { id: relaxed, aider: { model: openai/m, message: hi, require_changes: false } }
   - { id: uncommitted, env: { FAKE_AIDER_MODE: uncommitted }, aider: { model: openai/m, message: hi } }
-  - { id: seen, shell: "test {{ steps.strict.changed }} = false && test {{ steps.uncommitted.changed }} = true" }
+  - { id: empty, continue_on_error: true, env: { FAKE_AIDER_MODE: empty }, aider: { model: openai/m, message: hi, files: [new_module.py] } }
+  - { id: dirty, continue_on_error: true, env: { FAKE_AIDER_MODE: dirty }, aider: { model: openai/m, message: hi } }
+  - { id: seen, shell: "test {{ steps.strict.changed }} = false && test {{ steps.uncommitted.changed }} = true && test {{ steps.empty.changed }} = false" }
 "#,
         &task,
         &[],
@@ -247,6 +249,8 @@ steps:
             "strict=failure",
             "relaxed=success",
             "uncommitted=success",
+            "empty=failure",
+            "dirty=failure",
             "seen=success"
         ]
     );

@@ -572,7 +572,7 @@ fn bad_inputs_exit_2_with_a_clear_message() {
         (vec![good.clone(), s.write("bad.json", "{\n  \"version\": 1,\n  oops\n}")], "bad.json:3:3: invalid JSON"),
         (vec![good.clone(), s.write("shape.json", "{\"version\": 1, \"id\": \"x\"}")], "invalid task message: missing field `repo`"),
         (vec![s.write("invalid.yml", "version: 1\nname: x\nsteps:\n  - { id: a, shel: 'true' }\n"), task.clone()], "is not a valid playbook"),
-        (vec![s.write("branch.yml", "version: 1\nname: x\nbranch: 'bad..{{ issue.number }}'\nsteps:\n  - { id: a, shell: 'true' }\n"), task.clone()], "not a valid branch name"),
+        (vec![s.write("branch.yml", "version: 1\nname: x\nbranch: 'fix/{{ issue.title }}'\nsteps:\n  - { id: a, shell: 'true' }\n"), s.task("has spaces", "b")], "rendered to \"fix/has spaces\", which is not a valid branch name"),
     ];
     for (files, expect) in cases {
         let ran = s.run_file(&files[0], &files[1], &[], &[]);
@@ -602,6 +602,149 @@ fn bad_inputs_exit_2_with_a_clear_message() {
     assert_eq!(ran.code, 2);
     assert!(
         ran.stderr.contains("is not inside a git repository"),
+        "{}",
+        ran.stderr
+    );
+}
+
+#[test]
+fn relative_out_and_workdir_paths_work_from_the_worktree() {
+    let s = Sandbox::new();
+    s.task("t", "the body");
+    s.write("playbook.yml", "version: 1\nname: rel\nsteps:\n  - { id: body, shell: 'cat \"$CW_ISSUE_BODY_FILE\" > body.txt' }\n");
+    let ran: crate::support::Ran = crate::support::cw()
+        .current_dir(s.path())
+        .args([
+            "run",
+            "playbook.yml",
+            "--issue",
+            "task.json",
+            "--repo",
+            "repo",
+            "--out",
+            "rel-out",
+            "--workdir",
+            "rel-work",
+        ])
+        .env("HOME", s.home())
+        .output()
+        .unwrap()
+        .into();
+    assert_eq!(ran.code, 0, "{}", ran.stderr);
+    let report: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(s.path().join("rel-out/run.json")).unwrap())
+            .unwrap();
+    let workdir = std::path::PathBuf::from(report["workdir"].as_str().unwrap());
+    assert!(
+        workdir.is_absolute() && workdir.starts_with(s.path().join("rel-work")),
+        "{workdir:?}"
+    );
+    assert_eq!(
+        std::fs::read_to_string(workdir.join("body.txt")).unwrap(),
+        "the body"
+    );
+}
+
+#[test]
+fn force_replaces_only_run_branches_and_never_the_default_branch() {
+    let s = Sandbox::new();
+    git(&s.repo(), &["branch", "auto-code/issue-7"]);
+    let task = s.task("t", "b");
+    let pb = s.write(
+        "playbook.yml",
+        "version: 1\nname: x\nsteps:\n  - { id: a, shell: 'true' }\n",
+    );
+    let ran = s.run_file(&pb, &task, &["--force"], &[]);
+    assert_eq!(ran.code, 2);
+    assert!(
+        ran.stderr
+            .contains("was not created by codingworker; refusing to replace it"),
+        "{}",
+        ran.stderr
+    );
+
+    let main = s.write(
+        "main.yml",
+        "version: 1\nname: x\nbranch: main\nsteps:\n  - { id: a, shell: 'true' }\n",
+    );
+    let ran = s.run_file(&main, &task, &["--force"], &[]);
+    assert_eq!(ran.code, 2);
+    assert!(
+        ran.stderr.contains("the repository's default branch"),
+        "{}",
+        ran.stderr
+    );
+    assert_eq!(git(&s.repo(), &["rev-list", "--count", "main"]).trim(), "1");
+}
+
+#[test]
+fn an_attempt_whose_steps_were_all_skipped_does_not_succeed() {
+    let s = Sandbox::new();
+    let task = s.task("t", "b");
+    let ran = s.run(
+        r#"
+version: 1
+name: skipped
+steps:
+  - { id: first, shell: "exit 1" }
+  - id: solve
+    if: always()
+    retry:
+      attempts: [{}, {}]
+      steps:
+        - { id: test, shell: "true" }
+"#,
+        &task,
+        &[],
+    );
+    assert_eq!(ran.code, 1);
+    assert_eq!(
+        s.statuses(),
+        [
+            "first=failure",
+            "solve=failure",
+            "test@1=skipped",
+            "test@2=skipped"
+        ]
+    );
+}
+
+#[test]
+fn a_run_that_cannot_start_leaves_nothing_behind() {
+    let s = Sandbox::new();
+    let task = s.task("t", "b");
+    let ran = s.run(
+        "version: 1\nname: x\nsecrets: [MISSING_KEY]\nenv: { KEY: '{{ secrets.MISSING_KEY }}' }\nsteps:\n  - { id: a, shell: 'true' }\n",
+        &task,
+        &[],
+    );
+    assert_eq!(ran.code, 2);
+    assert!(
+        ran.stderr
+            .contains("secret `MISSING_KEY` is not set in the worker's environment"),
+        "{}",
+        ran.stderr
+    );
+    assert_eq!(git(&s.repo(), &["branch", "--list", "auto-code/*"]), "");
+    assert_eq!(git(&s.repo(), &["worktree", "list"]).lines().count(), 1);
+}
+
+#[test]
+fn a_dry_run_with_a_template_that_cannot_render_exits_1() {
+    let s = Sandbox::new();
+    let task = s.task("t", "b");
+    let pb = s.write("playbook.yml", "version: 1\nname: x\nsecrets: [MISSING_KEY]\nsteps:\n  - { id: a, shell: 'echo {{ secrets.MISSING_KEY }}' }\n");
+    let ran = s.run_file(&pb, &task, &["--dry-run"], &[]);
+    assert_eq!(ran.code, 1);
+    assert!(
+        ran.stdout
+            .contains("<template error in `shell`: secret `MISSING_KEY` is not set"),
+        "{}",
+        ran.stdout
+    );
+    assert!(
+        ran.stderr
+            .contains("1 part(s) of the plan cannot be rendered"),
         "{}",
         ran.stderr
     );

@@ -212,3 +212,58 @@ fn github_needs_a_token() {
         ran.stderr
     );
 }
+
+#[test]
+fn pushing_runs_no_hook_a_step_planted() {
+    let s = Sandbox::new();
+    let remote = s.bare_remote();
+    let gh = FakeGitHub::start(TOKEN);
+    let marker = s.path().join("hook-ran");
+    let task = s.task_from("pass", "b", remote.to_str().unwrap());
+    let pb = s.write(
+        "playbook.yml",
+        &format!(
+            "version: 1\nname: hooks\nsteps:\n  - id: plant\n    shell: |\n      hooks=\"$(git rev-parse --git-common-dir)/hooks\"\n      printf '#!/bin/sh\\nenv > {m}\\n' > \"$hooks/pre-push\" && chmod +x \"$hooks/pre-push\"\n  - {{ id: pr, pr_open: {{}} }}\n",
+            m = marker.display()
+        ),
+    );
+    let ran = s.run_file(
+        &pb,
+        &task,
+        &["--github"],
+        &[("GITHUB_TOKEN", TOKEN), ("GITHUB_API_URL", &gh.url)],
+    );
+    assert_eq!(ran.code, 0, "{}", ran.stderr);
+    assert!(
+        !marker.exists(),
+        "git ran a hook planted by a step while pushing with the token"
+    );
+    assert_eq!(gh.prs().len(), 1);
+}
+
+#[test]
+fn a_slow_github_is_bounded_by_the_step_timeout() {
+    let s = Sandbox::new();
+    let remote = s.bare_remote();
+    let gh = FakeGitHub::start(TOKEN);
+    gh.state.lock().unwrap().delay = std::time::Duration::from_secs(30);
+    let task = s.task_from("pass", "b", remote.to_str().unwrap());
+    let pb = s.write(
+        "playbook.yml",
+        "version: 1\nname: slow\nsteps:\n  - { id: pr, timeout: 1s, pr_open: {} }\n",
+    );
+    let started = std::time::Instant::now();
+    let ran = s.run_file(
+        &pb,
+        &task,
+        &["--github"],
+        &[("GITHUB_TOKEN", TOKEN), ("GITHUB_API_URL", &gh.url)],
+    );
+    assert_eq!(ran.code, 1);
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(20),
+        "{:?}",
+        started.elapsed()
+    );
+    assert_eq!(s.statuses(), ["pr=timed_out"]);
+}

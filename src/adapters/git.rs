@@ -86,6 +86,12 @@ impl SourceRepo {
                     self.root.display()
                 )));
             }
+            if !self.is_ours(branch) {
+                return Err(GitError(format!(
+                    "branch `{branch}` exists in {} and was not created by codingworker; refusing to replace it",
+                    self.root.display()
+                )));
+            }
             if existing.is_head() {
                 return Err(GitError(format!(
                     "branch `{branch}` is checked out in {}; switch away from it first",
@@ -110,7 +116,30 @@ impl SourceRepo {
         self.repo
             .worktree(name, path, Some(&opts))
             .map_err(context("failed to create the worktree"))?;
+        // Mark the branch as ours, so that --force may replace it later (and only it).
+        if let Ok(mut config) = self.repo.config() {
+            let _ = config.set_str(&format!("branch.{branch}.codingworker"), name);
+        }
         Ok(())
+    }
+
+    /// Whether `branch` was created by a codingworker run.
+    fn is_ours(&self, branch: &str) -> bool {
+        self.repo
+            .config()
+            .and_then(|c| c.get_string(&format!("branch.{branch}.codingworker")))
+            .is_ok()
+    }
+
+    /// Removes a run's worktree and branch, for a run that could not start.
+    pub fn remove_run(&self, branch: &str, ours: &Path) {
+        let _ = self.remove_worktrees_of(branch, ours);
+        if let Ok(mut b) = self.repo.find_branch(branch, BranchType::Local) {
+            let _ = b.delete();
+        }
+        if let Ok(mut config) = self.repo.config() {
+            let _ = config.remove(&format!("branch.{branch}.codingworker"));
+        }
     }
 
     fn remove_worktrees_of(&self, branch: &str, ours: &Path) -> Result<(), GitError> {
@@ -201,6 +230,42 @@ impl Workspace {
         Ok(Snapshot { head, status })
     }
 
+    /// The content of the checkout as a git tree: tracked and untracked files, ignored ones
+    /// left out, whatever is committed or not. (Writes the tree's objects; the index on disk
+    /// is not touched.)
+    pub fn content_tree(&self) -> Result<Oid, GitError> {
+        let repo = self.open()?;
+        let mut index = repo.index()?;
+        index
+            .add_all(["*"], IndexAddOption::DEFAULT, None)
+            .map_err(context("failed to read the checkout"))?;
+        index
+            .update_all(["*"], None)
+            .map_err(context("failed to read the checkout"))?;
+        Ok(index.write_tree()?)
+    }
+
+    /// Whether the checkout's content differs from `before` (a [`Self::content_tree`]) in a
+    /// way that counts as work: not only empty files added. aider commits an empty file for
+    /// every named file that did not exist, and commits uncommitted changes it finds, even
+    /// when the model then does nothing; neither is work.
+    pub fn content_changed(&self, before: Oid) -> Result<bool, GitError> {
+        let after = self.content_tree()?;
+        if after == before {
+            return Ok(false);
+        }
+        let repo = self.open()?;
+        let empty_blob = Oid::hash_object(git2::ObjectType::Blob, b"")?;
+        let diff = repo.diff_tree_to_tree(
+            Some(&repo.find_tree(before)?),
+            Some(&repo.find_tree(after)?),
+            None,
+        )?;
+        Ok(diff
+            .deltas()
+            .any(|d| !(d.status() == git2::Delta::Added && d.new_file().id() == empty_blob)))
+    }
+
     /// Makes the checkout what `commit` was: later commits dropped, changes and untracked
     /// files removed, ignored files kept (like `git reset --hard` then `git clean -fd`).
     pub fn reset_to(&self, commit: Oid) -> Result<(), GitError> {
@@ -286,7 +351,7 @@ pub const IDENTITY: (&str, &str) = ("codingworker", "codingworker@localhost");
 #[derive(Clone)]
 pub struct PushTarget {
     pub url: String,
-    /// For https remotes; sent as an HTTP header through the environment.
+    /// For https remotes; sent as an HTTP header, for the remote's host only.
     pub token: Option<String>,
 }
 
@@ -299,71 +364,190 @@ impl std::fmt::Debug for PushTarget {
     }
 }
 
+/// Settings that keep git from running anything a step could have planted in the
+/// repository's configuration while the token is in its environment: hooks, an fsmonitor,
+/// credential helpers.
+const HARDENING: [&str; 8] = [
+    "-c",
+    "core.hooksPath=/dev/null",
+    "-c",
+    "core.fsmonitor=false",
+    "-c",
+    "credential.helper=",
+    "-c",
+    "protocol.ext.allow=never",
+];
+
 impl PushTarget {
-    fn git(&self, dir: &Path, args: &[&str]) -> duct::Expression {
-        let mut expr = duct::cmd("git", args)
-            .dir(dir)
-            .env("GIT_TERMINAL_PROMPT", "0")
-            .stderr_to_stdout()
-            .stdout_capture()
-            .unchecked();
-        if let Some(token) = &self.token {
+    /// A git command in `dir` with a scrubbed environment: the basics from `parent`,
+    /// `SSH_AUTH_SOCK` for ssh remotes, and the token as an `http.<origin>/.extraHeader`
+    /// through `GIT_CONFIG_*` (never on the command line, never on disk; a URL rewritten to
+    /// another host does not get it).
+    fn git(
+        &self,
+        dir: &Path,
+        parent: &std::collections::BTreeMap<String, String>,
+        args: &[&str],
+    ) -> crate::process::Command {
+        let mut env = crate::process::env::passthrough(parent);
+        if let Some(sock) = parent.get("SSH_AUTH_SOCK") {
+            env.insert("SSH_AUTH_SOCK".into(), sock.clone());
+        }
+        env.insert("GIT_TERMINAL_PROMPT".into(), "0".into());
+        if let (Some(token), Some(origin)) = (&self.token, origin_of(&self.url)) {
             use base64::Engine as _;
             let basic =
                 base64::engine::general_purpose::STANDARD.encode(format!("x-access-token:{token}"));
-            expr = expr
-                .env("GIT_CONFIG_COUNT", "1")
-                .env("GIT_CONFIG_KEY_0", "http.extraHeader")
-                .env(
-                    "GIT_CONFIG_VALUE_0",
-                    format!("Authorization: Basic {basic}"),
-                );
+            env.insert("GIT_CONFIG_COUNT".into(), "1".into());
+            env.insert(
+                "GIT_CONFIG_KEY_0".into(),
+                format!("http.{origin}/.extraHeader"),
+            );
+            env.insert(
+                "GIT_CONFIG_VALUE_0".into(),
+                format!("Authorization: Basic {basic}"),
+            );
         }
-        expr
+        crate::process::Command {
+            program: "git".into(),
+            args: HARDENING
+                .iter()
+                .chain(args)
+                .map(|s| (*s).to_owned())
+                .collect(),
+            cwd: dir.to_path_buf(),
+            env,
+        }
     }
 
-    /// The commit `branch` has on the remote, if it exists there.
-    pub fn remote_head(&self, dir: &Path, branch: &str) -> Result<Option<String>, GitError> {
-        let refname = format!("refs/heads/{branch}");
-        let out = self
-            .git(dir, &["ls-remote", "--", &self.url, &refname])
-            .run()
-            .map_err(|e| GitError(format!("failed to run git ls-remote: {e}")))?;
-        let text = String::from_utf8_lossy(&out.stdout);
-        if !out.status.success() {
-            return Err(GitError(format!(
-                "failed to read {} from the remote: {}",
-                refname,
-                text.trim()
-            )));
-        }
-        Ok(text.lines().find_map(|l| {
-            l.split_once('\t')
-                .filter(|(_, r)| *r == refname)
-                .map(|(sha, _)| sha.to_owned())
-        }))
+    /// `git ls-remote URL refs/heads/BRANCH`: what the remote has for the branch now.
+    pub fn ls_remote(
+        &self,
+        dir: &Path,
+        parent: &std::collections::BTreeMap<String, String>,
+        branch: &str,
+    ) -> Result<crate::process::Command, GitError> {
+        self.check_url()?;
+        Ok(self.git(
+            dir,
+            parent,
+            &["ls-remote", &self.url, &format!("refs/heads/{branch}")],
+        ))
     }
 
-    /// Pushes HEAD of `dir` to `branch` on the remote with a lease: it overwrites only the
-    /// commit the remote had when we looked, so nobody else's push is lost.
-    pub fn push(&self, dir: &Path, branch: &str) -> Result<(), GitError> {
-        let expected = self.remote_head(dir, branch)?.unwrap_or_default();
-        let lease = format!("--force-with-lease=refs/heads/{branch}:{expected}");
+    /// Pushes HEAD of `dir` to `branch` with a lease: it overwrites only `expected`, the
+    /// commit the remote had when we looked (none: the branch must not exist), so nobody
+    /// else's push is lost.
+    pub fn push(
+        &self,
+        dir: &Path,
+        parent: &std::collections::BTreeMap<String, String>,
+        branch: &str,
+        expected: Option<&str>,
+    ) -> Result<crate::process::Command, GitError> {
+        self.check_url()?;
+        let lease = format!(
+            "--force-with-lease=refs/heads/{branch}:{}",
+            expected.unwrap_or("")
+        );
         let refspec = format!("HEAD:refs/heads/{branch}");
-        let out = self
-            .git(
-                dir,
-                &["push", "--porcelain", &lease, "--", &self.url, &refspec],
-            )
-            .run()
-            .map_err(|e| GitError(format!("failed to run git push: {e}")))?;
-        if out.status.success() {
-            Ok(())
-        } else {
-            Err(GitError(format!(
-                "git push failed: {}",
-                String::from_utf8_lossy(&out.stdout).trim()
-            )))
+        Ok(self.git(
+            dir,
+            parent,
+            &[
+                "push",
+                "--no-verify",
+                "--porcelain",
+                &lease,
+                &self.url,
+                &refspec,
+            ],
+        ))
+    }
+
+    fn check_url(&self) -> Result<(), GitError> {
+        if self.url.starts_with('-') || self.url.is_empty() {
+            return Err(GitError(format!("`{}` is not a repository URL", self.url)));
         }
+        Ok(())
+    }
+}
+
+/// The commit `ls-remote` output names for `refs/heads/BRANCH`, if any.
+pub fn parse_ls_remote(output: &str, branch: &str) -> Option<String> {
+    let refname = format!("refs/heads/{branch}");
+    output.lines().find_map(|l| {
+        l.split_once('\t')
+            .filter(|(_, r)| r.trim() == refname)
+            .map(|(sha, _)| sha.trim().to_owned())
+    })
+}
+
+/// `https://host[:port]` of an http(s) URL.
+fn origin_of(url: &str) -> Option<String> {
+    let (scheme, rest) = url.split_once("://")?;
+    if scheme != "https" && scheme != "http" {
+        return None;
+    }
+    let host = rest.split('/').next()?;
+    let host = host.rsplit_once('@').map_or(host, |(_, h)| h);
+    Some(format!("{scheme}://{host}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_token_is_scoped_to_the_remote_host() {
+        assert_eq!(
+            origin_of("https://github.com/o/r.git").as_deref(),
+            Some("https://github.com")
+        );
+        assert_eq!(
+            origin_of("https://x@ghe.local:8443/o/r").as_deref(),
+            Some("https://ghe.local:8443")
+        );
+        assert_eq!(origin_of("/srv/git/r.git"), None);
+        assert_eq!(origin_of("git@github.com:o/r.git"), None);
+        let target = PushTarget {
+            url: "https://github.com/o/r.git".into(),
+            token: Some("tok".into()),
+        };
+        let cmd = target
+            .push(
+                Path::new("/tmp"),
+                &std::collections::BTreeMap::new(),
+                "b",
+                None,
+            )
+            .unwrap();
+        assert_eq!(
+            cmd.env["GIT_CONFIG_KEY_0"],
+            "http.https://github.com/.extraHeader"
+        );
+        assert!(
+            !cmd.args.iter().any(|a| a.contains("tok")),
+            "the token is not on the command line"
+        );
+        assert!(cmd.args.contains(&"core.hooksPath=/dev/null".to_owned()));
+        assert!(
+            PushTarget {
+                url: "--upload-pack=x".into(),
+                token: None
+            }
+            .ls_remote(Path::new("/tmp"), &Default::default(), "b")
+            .is_err()
+        );
+    }
+
+    #[test]
+    fn reads_ls_remote_output() {
+        let out = "abc123\trefs/heads/auto-code/issue-7\ndef456\trefs/heads/auto-code/issue-70\n";
+        assert_eq!(
+            parse_ls_remote(out, "auto-code/issue-7").as_deref(),
+            Some("abc123")
+        );
+        assert_eq!(parse_ls_remote(out, "other"), None);
     }
 }

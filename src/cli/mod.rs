@@ -94,6 +94,7 @@ pub enum Command {
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
     init_logging(cli.log_format);
+    crate::process::env::protect_self();
     let result = run(cli);
     ExitCode::from(match result {
         Ok(outcome) => outcome.exit_code(),

@@ -163,6 +163,8 @@ pub(crate) struct Scope {
     pub deadline: Option<Instant>,
     /// Something failed in this scope.
     pub failed_here: bool,
+    /// Some step succeeded in this scope.
+    pub succeeded_here: bool,
     pub attempt: Option<AttemptScope>,
 }
 
@@ -178,6 +180,7 @@ impl Scope {
             outer_failed: false,
             deadline: None,
             failed_here: false,
+            succeeded_here: false,
             attempt: None,
         }
     }
@@ -200,7 +203,15 @@ pub struct Engine {
 impl Engine {
     /// Prepares a run: secrets, masking, the child environment, the report.
     pub fn new(input: RunInput) -> Result<Self, SetupError> {
-        let listed: Vec<String> = input.playbook.secrets.iter().map(|s| s.0.clone()).collect();
+        let (listed, refused): (Vec<String>, Vec<String>) = input
+            .playbook
+            .secrets
+            .iter()
+            .map(|s| s.0.clone())
+            .partition(|name| !child_env::is_worker_credential(name));
+        for name in &refused {
+            tracing::warn!(secret = %name, "the worker's GitHub token and AWS credentials never reach processes; not exposed");
+        }
         let secrets: BTreeMap<String, String> = listed
             .iter()
             .filter_map(|name| {
@@ -501,6 +512,9 @@ impl Engine {
             .insert(step.id.0.clone(), value_result.to_value());
         if result.status.is_failed() && !step.continue_on_error {
             scope.failed_here = true;
+        }
+        if result.status == StepStatus::Success {
+            scope.succeeded_here = true;
         }
         let message = result.message.as_deref().map(|m| self.s.masker.mask(m));
         let duration_ms = millis(started.elapsed());

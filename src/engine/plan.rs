@@ -40,8 +40,15 @@ pub struct PlanInput<'a> {
 const RUN_DIR: &str = "<run>";
 const WORKTREE: &str = "<worktree>";
 
-/// Renders the plan as text.
-pub fn render(input: &PlanInput<'_>) -> String {
+/// A rendered plan.
+pub struct Plan {
+    pub text: String,
+    /// Templates or conditions that cannot be rendered: the real run would fail there.
+    pub problems: usize,
+}
+
+/// Renders the plan.
+pub fn render(input: &PlanInput<'_>) -> Plan {
     let pb = input.playbook;
     let listed: Vec<String> = pb.secrets.iter().map(|s| s.0.clone()).collect();
     let secrets: BTreeMap<String, String> = listed
@@ -72,6 +79,7 @@ pub fn render(input: &PlanInput<'_>) -> String {
         },
         out: String::new(),
         seq: 0,
+        problems: std::cell::Cell::new(0),
     };
     for step in all_steps(&pb.steps) {
         p.steps.insert(
@@ -83,7 +91,10 @@ pub fn render(input: &PlanInput<'_>) -> String {
     for (i, step) in pb.steps.iter().enumerate() {
         p.step(step, &step_pointer(i), &format!("{}", i + 1), None, 0);
     }
-    p.out
+    Plan {
+        text: p.out,
+        problems: p.problems.get(),
+    }
 }
 
 fn all_steps(steps: &[Step]) -> Vec<&Step> {
@@ -103,6 +114,7 @@ struct Planner<'a> {
     report: RunReport,
     out: String,
     seq: usize,
+    problems: std::cell::Cell<usize>,
 }
 
 struct Attempt {
@@ -125,6 +137,12 @@ impl Planner<'_> {
             attempt.map(|a| &a.value),
             false,
         )
+    }
+
+    /// Something that would fail at run time.
+    fn problem(&mut self, indent: usize, text: &str) {
+        self.problems.set(self.problems.get() + 1);
+        self.line(indent, &format!("<{text}>"));
     }
 
     fn line(&mut self, indent: usize, text: &str) {
@@ -212,7 +230,10 @@ impl Planner<'_> {
                 .map(|(k, v)| format!("{k}={}", crate::template::shell_quote(v)))
                 .collect::<Vec<_>>()
                 .join(" "),
-            Err(e) => format!("<{e}>"),
+            Err(e) => {
+                self.problems.set(self.problems.get() + 1);
+                format!("<{e}>")
+            }
         }
     }
 
@@ -227,7 +248,10 @@ impl Planner<'_> {
                     Ok(false) => {
                         format!("if: {e} (false when every earlier step succeeds; shown anyway)")
                     }
-                    Err(err) => format!("if: {e} (cannot be evaluated: {err})"),
+                    Err(err) => {
+                        self.problems.set(self.problems.get() + 1);
+                        format!("if: {e} (cannot be evaluated: {err})")
+                    }
                 },
             ),
         }
@@ -296,7 +320,7 @@ impl Planner<'_> {
                         self.block(inner, "$ (sh -c)", cmd.trim_end())
                     }
                     Ok(cmd) => self.line(inner, &format!("$ {}", cmd.trim_end())),
-                    Err(e) => self.line(inner, &format!("<template error in `shell`: {e}>")),
+                    Err(e) => self.problem(inner, &format!("template error in `shell`: {e}")),
                 }
             }
             StepKind::Aider(spec) => self.aider(
@@ -440,7 +464,7 @@ impl Planner<'_> {
                         }
                         self.block(inner, "body", &req.pr.body);
                     }
-                    Err(e) => self.line(inner, &format!("<{e}>")),
+                    Err(e) => self.problem(inner, &e),
                 }
             }
             StepKind::Comment(_) => match render("comment/body") {
@@ -452,7 +476,7 @@ impl Planner<'_> {
                     ),
                     &body,
                 ),
-                Err(e) => self.line(inner, &format!("<{e}>")),
+                Err(e) => self.problem(inner, &e),
             },
         }
         // From here on, this step reads as succeeded.
@@ -537,7 +561,7 @@ impl Planner<'_> {
                     inv.message.trim_end(),
                 );
             }
-            Err(e) => self.line(indent, &format!("<{e}>")),
+            Err(e) => self.problem(indent, &e),
         }
     }
 }

@@ -16,7 +16,9 @@ use super::model::{STEP_KINDS, Step, StepKind};
 use crate::diagnostic::{Diagnostic, did_you_mean, suggest};
 use crate::source::SourceFile;
 use crate::source::yaml::Document;
-use crate::template::{BUILTIN_GLOBALS, FUNCTIONS, ROOT_NAMES, Site, SiteKind, Templates, sites};
+use crate::template::{
+    BUILTIN_GLOBALS, FUNCTIONS, ROOT_NAMES, Site, SiteKind, Templates, scan, sites,
+};
 
 pub const ISSUE_FIELDS: [&str; 6] = ["number", "title", "body", "labels", "author", "url"];
 pub const REPO_FIELDS: [&str; 5] = ["full_name", "owner", "name", "clone_url", "default_branch"];
@@ -33,6 +35,60 @@ pub const STEP_FIELDS: [&str; 9] = [
     "changed",
 ];
 pub const PR_OPEN_FIELDS: [&str; 3] = ["number", "url", "created"];
+pub const STATUSES: [&str; 5] = ["success", "failure", "timed_out", "skipped", "cancelled"];
+
+/// Names offered in "did you mean" for filters and tests (the language's own and
+/// minijinja's common ones; whether a name exists is asked of minijinja itself).
+const KNOWN_FILTERS: [&str; 32] = [
+    "tail",
+    "shell_quote",
+    "safe",
+    "escape",
+    "lower",
+    "upper",
+    "title",
+    "capitalize",
+    "replace",
+    "length",
+    "count",
+    "dictsort",
+    "items",
+    "reverse",
+    "trim",
+    "join",
+    "split",
+    "lines",
+    "default",
+    "round",
+    "abs",
+    "int",
+    "float",
+    "first",
+    "last",
+    "min",
+    "max",
+    "sort",
+    "list",
+    "string",
+    "unique",
+    "indent",
+];
+const KNOWN_TESTS: [&str; 14] = [
+    "defined",
+    "undefined",
+    "none",
+    "string",
+    "number",
+    "sequence",
+    "mapping",
+    "true",
+    "false",
+    "startingwith",
+    "endingwith",
+    "in",
+    "eq",
+    "ne",
+];
 
 /// Runs the semantic checks on the readable parts of a playbook.
 pub fn check(parts: &Parts<'_>, doc: &Document, source: &SourceFile) -> Vec<Diagnostic> {
@@ -48,6 +104,18 @@ pub fn check(parts: &Parts<'_>, doc: &Document, source: &SourceFile) -> Vec<Diag
     }
     for (pointer, _, step) in &parts.steps {
         v.check_step(pointer, step);
+    }
+    for (i, name) in parts.secrets.iter().enumerate() {
+        if crate::process::env::is_worker_credential(name) {
+            v.out.push(
+                Diagnostic::error(
+                    "worker-credential",
+                    format!("`{name}` cannot be a secret: the worker's GitHub token and AWS credentials never reach the processes a playbook runs"),
+                )
+                .at(doc.value_span(&format!("/secrets/{i}")))
+                .help("use a token made for the task, under another name, if a step really needs one"),
+            );
+        }
     }
     let sites = sites::collect_parts(&parts.branch, &parts.env, &parts.steps);
     v.check_templates(&sites, parts);
@@ -149,6 +217,24 @@ impl Checker<'_> {
                     }
                 }
             }
+            StepKind::PrOpen(pr) => {
+                if let Some(crate::playbook::types::Flag::Template(t)) = &pr.draft
+                    && !t.as_str().contains("{{")
+                    && !t.as_str().contains("{%")
+                    && !matches!(t.as_str().trim(), "true" | "false")
+                {
+                    self.out.push(
+                        Diagnostic::error(
+                            "invalid-flag",
+                            format!(
+                                "`draft` must be true, false or a template, found `{}`",
+                                t.as_str()
+                            ),
+                        )
+                        .at(self.doc.value_span(&format!("{pointer}/pr_open/draft"))),
+                    );
+                }
+            }
             StepKind::Retry(r) => {
                 for (i, attempt) in r.attempts.iter().enumerate() {
                     if attempt.keys.contains_key("number") {
@@ -199,17 +285,138 @@ impl Checker<'_> {
                 self.check_name(site, name, parts);
             }
             self.check_bracket_refs(site);
-            if site.kind == SiteKind::Shell
-                && let Some(segment) = safe_on_issue(&site.source)
-            {
-                self.out.push(
-                    Diagnostic::warning(
-                        "unsafe-issue-data",
-                        "`| safe` on issue data in a shell command: issue text is written by anyone who can open an issue and would run as shell code",
-                    )
-                    .at(self.locate(site, segment))
-                    .help("drop `| safe` (values are quoted automatically) or read it from $CW_ISSUE_TITLE / $CW_ISSUE_BODY"),
-                );
+            self.check_code(site, templates, &names);
+            if site.pointer == "/branch" && !site.implicit {
+                self.check_branch(site, &names);
+            }
+        }
+    }
+
+    /// The run branch must be a valid git branch name whatever its templates render to, and
+    /// should not be chosen by whoever writes the issue.
+    fn check_branch(&mut self, site: &Site, names: &[String]) {
+        let mut filled = String::new();
+        let mut rest = site.source.as_str();
+        while let Some(start) = rest.find(['{']) {
+            let close = match &rest[start..] {
+                r if r.starts_with("{{") => "}}",
+                r if r.starts_with("{%") => "%}",
+                _ => {
+                    filled.push_str(&rest[..=start]);
+                    rest = &rest[start + 1..];
+                    continue;
+                }
+            };
+            filled.push_str(&rest[..start]);
+            filled.push('x');
+            rest = rest[start..]
+                .find(close)
+                .map_or("", |end| &rest[start + end + 2..]);
+        }
+        filled.push_str(rest);
+        if !git2::Branch::name_is_valid(filled.trim()).unwrap_or(false) {
+            self.out.push(
+                Diagnostic::error("invalid-branch", format!("`{}` cannot be a git branch name", site.source))
+                    .at(self.span_in(site, None))
+                    .help("no spaces, `..`, `~`, `^`, `:`, `?`, `*`, `[`, `\\`; e.g. `auto-code/issue-{{ issue.number }}`"),
+            );
+        }
+        let from_text = names.iter().find(|n| {
+            [
+                "issue",
+                "issue.title",
+                "issue.body",
+                "issue.labels",
+                "issue.author",
+                "issue.url",
+            ]
+            .contains(&n.as_str())
+        });
+        if let Some(name) = from_text {
+            self.out.push(
+                Diagnostic::warning("branch-from-issue-text", format!("the run branch is built from `{name}`: whoever opens the issue chooses its name"))
+                    .at(self.locate(site, name))
+                    .help("build it from `issue.number` (and `repo.*`), which the issue's author does not choose"),
+            );
+        }
+    }
+
+    /// What the scan of a site's code finds: unknown filters and tests, functions used
+    /// without `()`, status strings that no status has, and in shell steps anything that
+    /// turns quoting off around issue data.
+    fn check_code(&mut self, site: &Site, templates: &Templates, names: &[String]) {
+        let code = scan::code_of(&site.source, site.kind);
+        for (at, name) in scan::filters(&code) {
+            if !templates.has_filter(name) {
+                let d = Diagnostic::error("unknown-filter", format!("unknown filter `{name}`"))
+                    .at(self.locate_at(site, at, name));
+                self.out.push(match did_you_mean(name, KNOWN_FILTERS) {
+                    Some(h) => d.label(h),
+                    None => d,
+                });
+            }
+        }
+        for (at, name) in scan::tests(&code) {
+            if !templates.has_test(name) {
+                let d = Diagnostic::error("unknown-test", format!("unknown test `{name}`"))
+                    .at(self.locate_at(site, at, name));
+                self.out.push(match did_you_mean(name, KNOWN_TESTS) {
+                    Some(h) => d.label(h),
+                    None => d,
+                });
+            }
+        }
+        for (at, name) in scan::uncalled(&code, &FUNCTIONS) {
+            self.out.push(
+                Diagnostic::error(
+                    "uncalled-function",
+                    format!("`{name}` is a function: write `{name}()`"),
+                )
+                .at(self.locate_at(site, at, name))
+                .help("without `()` it is the function itself, which is always true"),
+            );
+        }
+        for (at, literal) in scan::status_literals(&site.source, &code) {
+            if !STATUSES.contains(&literal) {
+                let d = Diagnostic::error(
+                    "unknown-status",
+                    format!("no step has the status `{literal}`"),
+                )
+                .at(self.locate_at(site, at, literal));
+                self.out.push(match did_you_mean(literal, STATUSES) {
+                    Some(h) => d.label(h),
+                    None => d.help(format!(
+                        "a status is one of {}",
+                        STATUSES.map(|s| format!("`{s}`")).join(", ")
+                    )),
+                });
+            }
+        }
+        if site.kind != SiteKind::Shell {
+            return;
+        }
+        for at in scan::autoescape_blocks(&site.source, &code) {
+            self.out.push(
+                Diagnostic::error("autoescape", "`autoescape` cannot be changed in a shell command")
+                    .at(self.locate_at(site, at, "autoescape"))
+                    .help("values are shell-quoted so that issue text stays data; use `| safe` on values you wrote yourself"),
+            );
+        }
+        let reads_issue = names
+            .iter()
+            .any(|n| n == "issue" || n.starts_with("issue."));
+        if reads_issue {
+            for (at, name) in scan::filters(&code) {
+                if name == "safe" {
+                    self.out.push(
+                        Diagnostic::warning(
+                            "unsafe-issue-data",
+                            "`| safe` in a shell command that reads issue data: issue text is written by anyone who can open an issue and would run as shell code",
+                        )
+                        .at(self.locate_at(site, at, name))
+                        .help("drop `| safe` (values are quoted automatically) or read it from $CW_ISSUE_TITLE / $CW_ISSUE_BODY"),
+                    );
+                }
             }
         }
     }
@@ -229,44 +436,69 @@ impl Checker<'_> {
     /// Falls back to the whole value when the text cannot be found where expected (escapes
     /// in a quoted string, folded scalars).
     fn locate(&self, site: &Site, needle: &str) -> crate::source::Span {
+        match site.source.find(needle).filter(|_| !needle.is_empty()) {
+            Some(offset) => self.locate_at(site, offset, needle),
+            None => self.span_in(site, None),
+        }
+    }
+
+    /// The span of `needle`, found at byte `offset` of a site's source, in the file. The
+    /// position is computed for plain, quoted and block scalars and checked against the
+    /// file; when it does not match (escapes, folded scalars), the first occurrence of the
+    /// text within the value's lines is used; failing that, the whole value.
+    fn locate_at(&self, site: &Site, offset: usize, needle: &str) -> crate::source::Span {
         let whole = self.span_in(site, None);
-        let Some(offset) = site
-            .source
-            .find(needle)
-            .filter(|_| !site.implicit && !needle.is_empty())
-        else {
+        if site.implicit {
             return whole;
+        }
+        let at = |line: usize, column: usize| crate::source::Span {
+            line,
+            column,
+            end_line: line,
+            end_column: column + needle.chars().count(),
+        };
+        let matches_at = |line: usize, column: usize| {
+            self.source
+                .line(line)
+                .map(|l| l.chars().skip(column.saturating_sub(1)).collect::<String>())
+                .is_some_and(|rest| rest.starts_with(needle))
         };
         let before = &site.source[..offset];
         let line_in = before.matches('\n').count() + 1;
         let col_in = before.rsplit('\n').next().unwrap_or("").chars().count();
         let key_line = self.doc.key_span(&site.pointer).line;
-        let (line, column) = if whole.line > key_line {
-            (whole.line + line_in - 1, whole.column + col_in)
+        let guess = if whole.line > key_line {
+            Some((whole.line + line_in - 1, whole.column + col_in))
         } else if line_in == 1 {
             let quoted = self
                 .source
                 .line(whole.line)
                 .and_then(|l| l.chars().nth(whole.column - 1))
                 .is_some_and(|c| c == '"' || c == '\'');
-            (whole.line, whole.column + col_in + usize::from(quoted))
+            Some((whole.line, whole.column + col_in + usize::from(quoted)))
         } else {
-            return whole;
+            None
         };
-        let found = self
-            .source
-            .line(line)
-            .map(|l| l.chars().skip(column - 1).collect::<String>())
-            .is_some_and(|rest| rest.starts_with(needle));
-        if !found {
-            return whole;
+        if let Some((line, column)) = guess
+            && matches_at(line, column)
+        {
+            return at(line, column);
         }
-        crate::source::Span {
-            line,
-            column,
-            end_line: line,
-            end_column: column + needle.chars().count(),
+        let value = self.doc.value_span(&site.pointer);
+        for line in value.line..=value.end_line {
+            if let Some(text) = self.source.line(line) {
+                let from = if line == value.line {
+                    value.column.saturating_sub(1)
+                } else {
+                    0
+                };
+                let rest: String = text.chars().skip(from).collect();
+                if let Some(byte) = rest.find(needle) {
+                    return at(line, from + rest[..byte].chars().count() + 1);
+                }
+            }
         }
+        whole
     }
 
     fn error(&mut self, site: &Site, needle: &str, message: String, help: Option<String>) {
@@ -289,6 +521,7 @@ impl Checker<'_> {
             "vars" => {
                 if let Some(v) = first
                     && !parts.vars.contains_key(v)
+                    && !guarded(&site.source, &format!("vars.{v}"))
                 {
                     let hint = did_you_mean(v, parts.vars.keys().map(String::as_str));
                     self.error(
@@ -365,7 +598,7 @@ impl Checker<'_> {
             return;
         }
         let Some(key) = key else { return };
-        if key == "number" {
+        if key == "number" || guarded(&site.source, &format!("attempt.{key}")) {
             return;
         }
         let retry = retry_of(&site.pointer);
@@ -483,11 +716,48 @@ impl Checker<'_> {
                         format!("`steps[\"{id}\"]` refers to no step"),
                         hint,
                     );
+                } else if let Some(field) = after[1 + end..]
+                    .strip_prefix(&format!("{q}]."))
+                    .map(|f| {
+                        f.split(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+                            .next()
+                            .unwrap_or("")
+                    })
+                    .filter(|f| !f.is_empty())
+                {
+                    self.check_step_ref(site, Some(id), Some(field));
                 }
             }
             rest = after;
         }
     }
+}
+
+/// Whether a use of `name` in a template is guarded, by `| default(…)` (`| d`) or an
+/// `is defined` test: the author knows it may be undefined.
+fn guarded(source: &str, name: &str) -> bool {
+    source
+        .match_indices(name)
+        .map(|(i, _)| &source[i + name.len()..])
+        // A longer name (`vars.xy` for `vars.x`) is another name.
+        .filter(|rest| !rest.starts_with(|c: char| c.is_ascii_alphanumeric() || c == '_'))
+        .any(|rest| {
+            let rest = rest.trim_start();
+            if let Some(filter) = rest.strip_prefix('|') {
+                let f = filter.trim_start();
+                return f.starts_with("default")
+                    || f.starts_with("d(")
+                    || f.starts_with("d ")
+                    || f == "d";
+            }
+            rest.strip_prefix("is")
+                .map(str::trim_start)
+                .is_some_and(|t| {
+                    t.starts_with("defined")
+                        || t.starts_with("undefined")
+                        || t.starts_with("not defined")
+                })
+        })
 }
 
 /// The pointer of the innermost retry step that contains `pointer`.
@@ -515,29 +785,6 @@ pub fn check_relative(path: &str) -> Result<(), &'static str> {
     Ok(())
 }
 
-/// The `{{ … }}` of a template that applies `| safe` to an expression reading `issue`.
-fn safe_on_issue(source: &str) -> Option<&str> {
-    let mut rest = source;
-    while let Some(start) = rest.find("{{") {
-        let Some(len) = rest[start..].find("}}") else {
-            break;
-        };
-        let expr = &rest[start + 2..start + len];
-        let reads_issue = expr.match_indices("issue").any(|(i, _)| {
-            !expr[..i].ends_with(|c: char| c.is_alphanumeric() || c == '_' || c == '.')
-        });
-        let has_safe = expr
-            .split('|')
-            .skip(1)
-            .any(|f| f.trim_start().starts_with("safe"));
-        if reads_issue && has_safe {
-            return Some(&rest[start..start + len + 2]);
-        }
-        rest = &rest[start + len..];
-    }
-    None
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -553,20 +800,21 @@ mod tests {
     }
 
     #[test]
-    fn finds_safe_on_issue_data() {
-        assert_eq!(
-            safe_on_issue("echo {{ issue.title | safe }} x"),
-            Some("{{ issue.title | safe }}")
-        );
-        assert_eq!(
-            safe_on_issue("echo {{ issue.body|safe }}"),
-            Some("{{ issue.body|safe }}")
-        );
-        assert_eq!(
-            safe_on_issue("echo {{ issue.title }} {{ vars.x | safe }}"),
-            None
-        );
-        assert_eq!(safe_on_issue("echo {{ myissue | safe }}"), None);
+    fn default_and_is_defined_guard_a_name() {
+        assert!(guarded("{{ vars.x | default('y') }}", "vars.x"));
+        assert!(guarded(
+            "{% if vars.x is defined %}{{ vars.x | d('') }}{% endif %}",
+            "vars.x"
+        ));
+        assert!(guarded(
+            "{% if vars.x is defined %}{{ vars.x }}{% endif %}",
+            "vars.x"
+        ));
+        assert!(!guarded(
+            "{{ vars.xy | default(1) }} {{ vars.x }}",
+            "vars.x"
+        ));
+        assert!(!guarded("{{ vars.x }}", "vars.x"));
     }
 
     #[test]

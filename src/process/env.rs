@@ -17,6 +17,22 @@ pub fn passthrough(parent: &BTreeMap<String, String>) -> BTreeMap<String, String
         .collect()
 }
 
+/// Whether a variable is one of the worker's own credentials, which never reach a child
+/// process, even when a playbook lists it as a secret (product spec §7).
+pub fn is_worker_credential(name: &str) -> bool {
+    matches!(name, "GITHUB_TOKEN" | "GH_TOKEN") || name.starts_with("AWS_")
+}
+
+/// Makes this process's memory and `/proc/<pid>/environ` unreadable to other processes of
+/// the same user: the steps' processes, which run the model's code, cannot read the worker's
+/// token from their parent. (Linux; elsewhere there is no `/proc` to protect.)
+pub fn protect_self() {
+    #[cfg(target_os = "linux")]
+    if let Err(e) = nix::sys::prctl::set_dumpable(false) {
+        tracing::warn!(error = %e, "failed to make the process non-dumpable");
+    }
+}
+
 /// The worker's environment, as a map (variables that are not UTF-8 are left out).
 pub fn current() -> BTreeMap<String, String> {
     std::env::vars_os()
@@ -35,6 +51,19 @@ pub fn env_safe(name: &str, value: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn worker_credentials_are_recognised() {
+        for name in [
+            "GITHUB_TOKEN",
+            "GH_TOKEN",
+            "AWS_SECRET_ACCESS_KEY",
+            "AWS_PROFILE",
+        ] {
+            assert!(is_worker_credential(name), "{name}");
+        }
+        assert!(!is_worker_credential("GEMINI_API_KEY"));
+    }
 
     #[test]
     fn only_the_basics_pass_through() {

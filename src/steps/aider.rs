@@ -383,12 +383,17 @@ pub async fn run(s: &Services, call: &StepCall<'_>, spec: &AiderSpec) -> StepRes
     {
         return StepResult::failed(e.to_string());
     }
-    let before = s.workspace.snapshot().ok();
+    let before = s.workspace.content_tree().ok();
     let mut env = call.env.clone();
     env.extend(inv.env.clone());
     let header = format!("$ {} {}", inv.program, inv.args.join(" "));
     let mut result = run_process_env(s, call, &inv.program, inv.args.clone(), env, &header).await;
-    result.changed = before != s.workspace.snapshot().ok();
+    // Judged by content: empty files created for named files, or changes that were there
+    // before and that aider merely committed, are not work.
+    result.changed = match before {
+        Some(b) => s.workspace.content_changed(b).unwrap_or(true),
+        None => true,
+    };
     if result.status == StepStatus::Success && spec.require_changes && !result.changed {
         result.status = StepStatus::Failure;
         let hint = model_error_hint(&result.captured.output)

@@ -17,7 +17,8 @@ pub struct CommentSpec {
 // Running it
 
 use crate::engine::executor::{Services, StepCall};
-use crate::engine::state::StepResult;
+use crate::engine::state::{StepResult, StepStatus};
+use crate::steps::pr_open::{Bounded, bounded};
 
 pub async fn run(s: &Services, call: &StepCall<'_>, _spec: &CommentSpec) -> StepResult {
     let body = match call.render(s, "comment/body") {
@@ -37,9 +38,20 @@ pub async fn run(s: &Services, call: &StepCall<'_>, _spec: &CommentSpec) -> Step
                 Some("not sent: no GitHub credentials (printed instead)".to_owned()),
             )
         }
-        Some(github) => match github.comment(repo, issue, &body).await {
-            Ok(url) => (format!("commented on {repo}#{issue}: {url}\n"), None),
-            Err(e) => return StepResult::failed(s.masker.mask(&format!("failed to comment: {e}"))),
+        Some(github) => match bounded(call, s, github.comment(repo, issue, &body)).await {
+            Bounded::Done(Ok(url)) => (format!("commented on {repo}#{issue}: {url}\n"), None),
+            Bounded::Done(Err(e)) => {
+                return StepResult::failed(s.masker.mask(&format!("failed to comment: {e}")));
+            }
+            Bounded::TimedOut => {
+                return StepResult::with_status(
+                    StepStatus::TimedOut,
+                    "timed out talking to GitHub",
+                );
+            }
+            Bounded::Cancelled => {
+                return StepResult::with_status(StepStatus::Cancelled, "cancelled");
+            }
         },
     };
     let mut r = StepResult::success();

@@ -42,10 +42,12 @@ pub struct PrOpenSpec {
 
 use std::fmt::Write as _;
 
+use crate::adapters::git::{PushTarget, parse_ls_remote};
 use crate::adapters::github::NewPullRequest;
 use crate::engine::executor::{Services, StepCall};
 use crate::engine::report::PrRef;
-use crate::engine::state::{StepResult, pr_outputs};
+use crate::engine::state::{StepResult, StepStatus, pr_outputs};
+use crate::process::{self, Ending};
 
 /// The pull request a step would open, fully rendered.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
@@ -123,13 +125,19 @@ pub async fn run(s: &Services, call: &StepCall<'_>, spec: &PrOpenSpec) -> StepRe
         Ok(r) => r,
         Err(e) => return StepResult::failed(e),
     };
+    if req.pr.head == req.pr.base {
+        return StepResult::failed(format!(
+            "the run branch `{}` is the pull request's base; refusing to push to it",
+            req.pr.head
+        ));
+    }
     let mut log = String::new();
-    let committed = match s.workspace.commit_all(&req.commit_message) {
-        Ok(c) => c,
+    match s.workspace.commit_all(&req.commit_message) {
+        Ok(Some(oid)) => {
+            let _ = writeln!(log, "committed uncommitted changes as {oid}");
+        }
+        Ok(None) => {}
         Err(e) => return StepResult::failed(format!("failed to commit the changes: {e}")),
-    };
-    if let Some(oid) = committed {
-        let _ = writeln!(log, "committed uncommitted changes as {oid}");
     }
     let repo = &s.task.repo.full_name;
     let Some(github) = &s.github else {
@@ -148,19 +156,12 @@ pub async fn run(s: &Services, call: &StepCall<'_>, spec: &PrOpenSpec) -> StepRe
             Some("not sent: no GitHub credentials (printed instead)".into()),
         );
     };
-    if let Some(target) = s.push.clone() {
-        let dir = s.checkout.clone();
-        let branch = s.branch.clone();
-        let pushed = tokio::task::spawn_blocking(move || target.push(&dir, &branch)).await;
-        match pushed {
-            Ok(Ok(())) => {
-                let _ = writeln!(log, "pushed branch {}", s.branch);
-            }
-            Ok(Err(e)) => return StepResult::failed(s.masker.mask(&e.to_string())),
-            Err(e) => return StepResult::failed(format!("push task failed: {e}")),
-        }
+    if let Some(target) = &s.push
+        && let Err(e) = push(s, call, target, &mut log).await
+    {
+        return finish_failed(s, call, log, e);
     }
-    let result = async {
+    let talk = async {
         if let Some(open) = github.find_open_pr(repo, &s.branch).await? {
             let pr = github
                 .update_pr(repo, open.number, &req.pr.title, &req.pr.body)
@@ -169,7 +170,7 @@ pub async fn run(s: &Services, call: &StepCall<'_>, spec: &PrOpenSpec) -> StepRe
         }
         match github.create_pr(repo, &req.pr).await {
             Ok(pr) => Ok((pr, true)),
-            // Someone (a previous delivery) opened it meanwhile: update that one.
+            // Someone (an earlier delivery of the task) opened it meanwhile: update that one.
             Err(e) if e.status() == Some(422) => {
                 match github.find_open_pr(repo, &s.branch).await? {
                     Some(open) => Ok((
@@ -183,16 +184,21 @@ pub async fn run(s: &Services, call: &StepCall<'_>, spec: &PrOpenSpec) -> StepRe
             }
             Err(e) => Err(e),
         }
-    }
-    .await;
-    let (pr, created) = match result {
-        Ok(x) => x,
-        Err(e) => {
-            return StepResult::failed(
-                s.masker
-                    .mask(&format!("failed to open the pull request: {e}")),
+    };
+    let (pr, created) = match bounded(call, s, talk).await {
+        Bounded::Done(Ok(x)) => x,
+        Bounded::Done(Err(e)) => {
+            return finish_failed(
+                s,
+                call,
+                log,
+                format!("failed to open the pull request: {e}"),
             );
         }
+        Bounded::TimedOut => {
+            return StepResult::with_status(StepStatus::TimedOut, "timed out talking to GitHub");
+        }
+        Bounded::Cancelled => return StepResult::with_status(StepStatus::Cancelled, "cancelled"),
     };
     let _ = writeln!(
         log,
@@ -201,25 +207,99 @@ pub async fn run(s: &Services, call: &StepCall<'_>, spec: &PrOpenSpec) -> StepRe
         pr.number,
         pr.url
     );
-    let mut note = None;
+    let mut notes = Vec::new();
     if !req.labels.is_empty()
-        && let Err(e) = github.add_labels(repo, pr.number, &req.labels).await
+        && let Bounded::Done(Err(e)) =
+            bounded(call, s, github.add_labels(repo, pr.number, &req.labels)).await
     {
-        note = Some(format!("labels not added: {e}"));
+        notes.push(format!("labels not added: {e}"));
     }
     if !req.reviewers.is_empty()
-        && let Err(e) = github
-            .request_reviewers(repo, pr.number, &req.reviewers)
-            .await
+        && let Bounded::Done(Err(e)) = bounded(
+            call,
+            s,
+            github.request_reviewers(repo, pr.number, &req.reviewers),
+        )
+        .await
     {
-        note = Some(format!("reviewers not requested: {e}"));
+        notes.push(format!("reviewers not requested: {e}"));
     }
     let pr = PrRef {
         number: pr.number,
         url: pr.url,
         created,
     };
+    let note = (!notes.is_empty()).then(|| notes.join("; "));
     finish(s, call, log, Some(pr), note)
+}
+
+/// Pushes the run branch with a lease on what the remote has now; both git commands are
+/// supervised like any step process (deadline, cancellation, process group).
+async fn push(
+    s: &Services,
+    call: &StepCall<'_>,
+    target: &PushTarget,
+    log: &mut String,
+) -> Result<(), String> {
+    let mut sup = call.supervision(s);
+    sup.log = None;
+    let ls = target
+        .ls_remote(&s.checkout, &s.parent_env, &s.branch)
+        .map_err(|e| e.to_string())?;
+    let seen = process::run(&ls, &sup, None)
+        .await
+        .map_err(|e| e.to_string())?;
+    if seen.ending != Ending::Exited(0) {
+        return Err(format!(
+            "failed to read the remote branch ({}): {}",
+            seen.ending.describe(call.limit),
+            seen.captured.output.trim()
+        ));
+    }
+    let expected = parse_ls_remote(&seen.captured.stdout, &s.branch);
+    let cmd = target
+        .push(&s.checkout, &s.parent_env, &s.branch, expected.as_deref())
+        .map_err(|e| e.to_string())?;
+    let pushed = process::run(&cmd, &sup, None)
+        .await
+        .map_err(|e| e.to_string())?;
+    log.push_str(&pushed.captured.output);
+    if pushed.ending == Ending::Exited(0) {
+        let _ = writeln!(log, "pushed branch {}", s.branch);
+        Ok(())
+    } else {
+        Err(format!(
+            "git push failed ({}): {}",
+            pushed.ending.describe(call.limit),
+            pushed.captured.output.trim()
+        ))
+    }
+}
+
+/// How a call bounded by the step's deadline and the run's cancellation ended.
+pub(crate) enum Bounded<T> {
+    Done(T),
+    TimedOut,
+    Cancelled,
+}
+
+/// Runs `fut` until the step's deadline or the run's cancellation.
+pub(crate) async fn bounded<T>(
+    call: &StepCall<'_>,
+    s: &Services,
+    fut: impl std::future::Future<Output = T>,
+) -> Bounded<T> {
+    tokio::select! {
+        v = fut => Bounded::Done(v),
+        () = tokio::time::sleep_until(call.deadline) => Bounded::TimedOut,
+        () = s.cancel.cancelled() => Bounded::Cancelled,
+    }
+}
+
+fn finish_failed(s: &Services, call: &StepCall<'_>, log: String, message: String) -> StepResult {
+    let mut r = finish(s, call, log, None, Some(s.masker.mask(&message)));
+    r.status = StepStatus::Failure;
+    r
 }
 
 fn finish(

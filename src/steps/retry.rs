@@ -168,6 +168,7 @@ impl Engine {
                 outer_failed: scope.failed(),
                 deadline,
                 failed_here: false,
+                succeeded_here: false,
                 attempt: Some(AttemptScope {
                     value: attempt_value(number, &entry.keys),
                     info: AttemptInfo {
@@ -201,7 +202,8 @@ impl Engine {
                 Box::pin(self.run_step(child, &child_pointer(pointer, j), &mut inner)).await;
             }
             let satisfied = match &spec.until {
-                None => !inner.failed_here,
+                // No nested step failed, and one at least did its work.
+                None => !inner.failed_here && inner.succeeded_here,
                 Some(Condition::Bool(b)) => *b,
                 Some(Condition::Expr(_)) => {
                     let ctx = self.ctx(&inner);

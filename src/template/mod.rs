@@ -7,6 +7,7 @@
 
 pub mod context;
 mod quote;
+pub mod scan;
 pub mod sites;
 
 use std::collections::HashMap;
@@ -186,6 +187,27 @@ impl Templates {
             .map_err(|e| TemplateError::from_minijinja(&e, source))
     }
 
+    /// Whether the language has a filter of this name (minijinja looks filters up only when
+    /// rendering, so we ask by rendering a probe).
+    pub fn has_filter(&self, name: &str) -> bool {
+        self.probe(
+            &format!("{{{{ none | {name} }}}}"),
+            ErrorKind::UnknownFilter,
+        )
+    }
+
+    /// Whether the language has a test of this name.
+    pub fn has_test(&self, name: &str) -> bool {
+        self.probe(&format!("{{{{ none is {name} }}}}"), ErrorKind::UnknownTest)
+    }
+
+    fn probe(&self, source: &str, unknown: ErrorKind) -> bool {
+        match self.env.render_str(source, ()) {
+            Ok(_) => true,
+            Err(e) => e.kind() != unknown,
+        }
+    }
+
     /// The names a site reads, with nested attribute lookups (`steps.test.ok`).
     pub fn names_read(&self, site: &Site) -> std::collections::HashSet<String> {
         match site.kind {
@@ -302,6 +324,35 @@ mod tests {
             render(SiteKind::Shell, "test {{ t }} = true {{ n }}", ctx).unwrap(),
             "test true = true "
         );
+    }
+
+    #[test]
+    fn knows_its_filters_and_tests() {
+        let t = Templates::compile(&[]).unwrap();
+        for f in [
+            "tail",
+            "shell_quote",
+            "upper",
+            "default",
+            "d",
+            "safe",
+            "join",
+        ] {
+            assert!(t.has_filter(f), "{f}");
+        }
+        assert!(!t.has_filter("tial"));
+        assert!(t.has_test("defined") && t.has_test("none"));
+        assert!(!t.has_test("defind"));
+    }
+
+    #[test]
+    fn default_and_defined_work_on_undefined_names() {
+        let out = render(
+            SiteKind::Text,
+            "{{ nope | default('y') }} {{ nope is defined }}",
+            context! {},
+        );
+        assert_eq!(out.unwrap(), "y false");
     }
 
     #[test]

@@ -109,6 +109,11 @@ pub fn branch_name(
             "the playbook's `branch` rendered to {branch:?}, which is not a valid branch name"
         )));
     }
+    if branch == task.repo.default_branch {
+        return Err(Error::Setup(format!(
+            "the playbook's `branch` rendered to `{branch}`, the repository's default branch; a run works on a branch of its own"
+        )));
+    }
     Ok(branch)
 }
 
@@ -155,7 +160,7 @@ pub fn run(opts: &LocalRun) -> Result<Outcome, Error> {
                 repo_dir.display()
             )));
         }
-        let text = plan::render(&PlanInput {
+        let plan = plan::render(&PlanInput {
             playbook: &prepared.playbook,
             playbook_path: &opts.playbook.display().to_string(),
             templates: &prepared.templates,
@@ -165,19 +170,30 @@ pub fn run(opts: &LocalRun) -> Result<Outcome, Error> {
             parent_env: &env,
             aider_program: &options.aider_program,
         });
-        print!("{text}");
+        print!("{}", plan.text);
+        if plan.problems > 0 {
+            eprintln!(
+                "error: {} part(s) of the plan cannot be rendered (shown as <…>); the run would fail there",
+                plan.problems
+            );
+            return Ok(Outcome::Failed);
+        }
         return Ok(Outcome::Success);
     }
 
     let source = SourceRepo::discover(&repo_dir).map_err(|e| Error::Setup(e.to_string()))?;
-    let workdir = workdir(opts.workdir.as_deref(), &env)?;
+    // Steps run in the worktree: every path they are given must be absolute.
+    let absolute = |p: &Path| {
+        std::path::absolute(p).map_err(Error::io(format!("failed to resolve {}", p.display())))
+    };
+    let workdir = absolute(&workdir(opts.workdir.as_deref(), &env)?)?;
     let run_id = new_run_id(task.issue.number);
     let worktrees = workdir.join("worktrees");
     let checkout = worktrees.join(&run_id);
-    let run_dir = opts
-        .out
-        .clone()
-        .unwrap_or_else(|| workdir.join("runs").join(&run_id));
+    let run_dir = match &opts.out {
+        Some(out) => absolute(out)?,
+        None => workdir.join("runs").join(&run_id),
+    };
     std::fs::create_dir_all(&run_dir)
         .map_err(Error::io(format!("failed to create {}", run_dir.display())))?;
     source
@@ -228,8 +244,15 @@ pub fn run(opts: &LocalRun) -> Result<Outcome, Error> {
         options,
         cancel: cancel.clone(),
     };
+    let engine = match Engine::new(input) {
+        Ok(engine) => engine,
+        Err(e) => {
+            // Nothing ran: leave no branch or worktree behind.
+            source.remove_run(&branch, &worktrees);
+            return Err(Error::Setup(e.to_string()));
+        }
+    };
     let report = runtime.block_on(async move {
-        let engine = Engine::new(input).map_err(|e| Error::Setup(e.to_string()))?;
         let interrupt = cancel.clone();
         tokio::spawn(async move {
             if tokio::signal::ctrl_c().await.is_ok() {
@@ -237,8 +260,8 @@ pub fn run(opts: &LocalRun) -> Result<Outcome, Error> {
                 interrupt.cancel();
             }
         });
-        Ok::<RunReport, Error>(engine.run().await)
-    })?;
+        engine.run().await
+    });
     print_result(&report, &source.root, &run_dir);
     Ok(if report.status == RunStatus::Success {
         Outcome::Success

@@ -48,6 +48,8 @@ pub struct Fake {
     /// Answer this many pull request listings with nothing, as if the PR was opened just after
     /// (the race between two deliveries of one task).
     pub hide_next_lists: usize,
+    /// Wait this long before answering any request.
+    pub delay: std::time::Duration,
     next_number: u64,
 }
 
@@ -123,6 +125,8 @@ impl FakeGitHub {
 
 /// Authentication, request log and injected failures, for every handler.
 fn gate(state: &Shared, headers: &HeaderMap, route: String) -> Result<(), Box<Response>> {
+    let delay = state.lock().unwrap().delay;
+    std::thread::sleep(delay);
     let mut s = state.lock().unwrap();
     s.requests.push(route.clone());
     let auth = headers

@@ -228,7 +228,10 @@ impl Sandbox {
 
     /// Writes an executable fake `aider` that records its argv, environment and message under
     /// `record/` and, by `FAKE_AIDER_MODE` (from the playbook's env): `edit` (default) writes
-    /// `$FAKE_AIDER_FILE` and commits, `none` changes nothing, `hang` sleeps with a child.
+    /// `$FAKE_AIDER_FILE` and commits, `uncommitted` writes without committing, `empty`
+    /// commits an empty file (what aider does for a named file the model never writes),
+    /// `dirty` commits what was uncommitted and edits nothing (aider's dirty commits),
+    /// `none` changes nothing, `hang` sleeps with a child.
     pub fn fake_aider(&self) -> PathBuf {
         let rec = self.path().join("record");
         std::fs::create_dir_all(&rec).unwrap();
@@ -246,6 +249,8 @@ case "${{FAKE_AIDER_MODE:-edit}}" in
   none) echo "no changes" ;;
   hang) sleep 300 & echo $! > "$rec/child-$n"; sleep 300 ;;
   uncommitted) echo "edit $n" >> "${{FAKE_AIDER_FILE:-fake.txt}}" ;;
+  empty) : > "${{FAKE_AIDER_FILE:-new_module.py}}"; git add -A >/dev/null; git commit -qm "aider: added empty file" ;;
+  dirty) git add -A >/dev/null; git commit -qm "aider: commit dirty changes" ;;
   *) echo "edit $n" >> "${{FAKE_AIDER_FILE:-fake.txt}}"; git add -A >/dev/null; git commit -qm "fake aider edit $n" ;;
 esac
 "#,
