@@ -110,6 +110,8 @@ pub struct Services {
     pub child_env: BTreeMap<String, String>,
     pub workspace: Workspace,
     pub deadline: Instant,
+    /// `sh`, found on PATH once rather than at every spawn.
+    pub shell: String,
 }
 
 /// One step about to run: what its kind needs.
@@ -193,6 +195,7 @@ impl Scope {
 /// A run in progress.
 pub struct Engine {
     pub(crate) s: Services,
+    reads_changed: ReadsChanged,
     steps: BTreeMap<String, Value>,
     pub(crate) report: RunReport,
     timed_out: bool,
@@ -263,7 +266,9 @@ impl Engine {
             steps: Vec::new(),
             pr: None,
         };
+        let reads_changed = ReadsChanged::of(&input.playbook, &input.templates);
         let mut engine = Engine {
+            reads_changed,
             s: Services {
                 playbook: input.playbook,
                 templates: input.templates,
@@ -282,6 +287,7 @@ impl Engine {
                 child_env: BTreeMap::new(),
                 workspace,
                 deadline,
+                shell: String::new(),
             },
             steps,
             report,
@@ -295,6 +301,7 @@ impl Engine {
         let rendered = render_env(&engine.s.templates, "/env", &engine.s.playbook.env, &ctx)
             .map_err(|e| SetupError(format!("the playbook's `env` cannot be rendered: {e}")))?;
         env.extend(rendered);
+        engine.s.shell = find_program("sh", env.get("PATH").map(String::as_str));
         engine.s.child_env = env;
         for dir in ["logs", "prompts"] {
             std::fs::create_dir_all(engine.s.run_dir.join(dir)).map_err(|e| {
@@ -444,7 +451,15 @@ impl Engine {
             stem,
             attempt: scope.attempt.as_ref().map(|a| a.info.number),
         };
-        let before = self.s.workspace.snapshot().ok();
+        // Telling whether a shell step changed the checkout costs two git status scans; only
+        // pay for it when a template reads it.
+        let track =
+            matches!(step.kind, StepKind::Shell(_)) && self.reads_changed.reads(step.id.as_str());
+        let before = if track {
+            self.s.workspace.snapshot().ok()
+        } else {
+            None
+        };
         let mut result = match &step.kind {
             StepKind::Shell(_) => steps::shell::run(&self.s, &call).await,
             StepKind::Aider(spec) => steps::aider::run(&self.s, &call, spec).await,
@@ -452,7 +467,7 @@ impl Engine {
             StepKind::Comment(spec) => steps::comment::run(&self.s, &call, spec).await,
             StepKind::Retry(_) => unreachable!("handled above"),
         };
-        if matches!(step.kind, StepKind::Shell(_)) {
+        if track {
             result.changed = before != self.s.workspace.snapshot().ok();
         }
         if result.status == StepStatus::TimedOut && run_bound {
@@ -563,6 +578,58 @@ impl Engine {
         before: &Option<crate::adapters::git::Snapshot>,
     ) -> bool {
         *before != self.s.workspace.snapshot().ok()
+    }
+}
+
+/// The full path of `name` on the children's PATH, or `name` itself (then the spawn finds it,
+/// or says it cannot).
+fn find_program(name: &str, path: Option<&str>) -> String {
+    use std::os::unix::fs::PermissionsExt;
+    path.into_iter()
+        .flat_map(|p| p.split(':'))
+        .filter(|dir| !dir.is_empty())
+        .map(|dir| Path::new(dir).join(name))
+        .find(|p| {
+            p.metadata()
+                .is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+        })
+        .map_or_else(|| name.to_owned(), |p| p.display().to_string())
+}
+
+/// Which steps' `changed` output some template reads.
+struct ReadsChanged {
+    /// A template reads `steps` in a way we cannot follow (`steps[name]`, the whole map).
+    all: bool,
+    ids: std::collections::HashSet<String>,
+}
+
+impl ReadsChanged {
+    fn of(playbook: &Playbook, templates: &Templates) -> Self {
+        let mut all = false;
+        let mut ids = std::collections::HashSet::new();
+        for site in crate::template::sites::collect(playbook) {
+            if site.source.contains("steps[") {
+                all = true;
+            }
+            for name in templates.names_read(&site) {
+                let mut parts = name.split('.');
+                if parts.next() != Some("steps") {
+                    continue;
+                }
+                match (parts.next(), parts.next()) {
+                    (Some(id), Some("changed")) => {
+                        ids.insert(id.to_owned());
+                    }
+                    (Some(_), Some(_)) => {}
+                    _ => all = true,
+                }
+            }
+        }
+        Self { all, ids }
+    }
+
+    fn reads(&self, id: &str) -> bool {
+        self.all || self.ids.contains(id)
     }
 }
 

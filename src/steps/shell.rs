@@ -30,7 +30,7 @@ pub async fn run(s: &Services, call: &StepCall<'_>) -> StepResult {
     run_process(
         s,
         call,
-        "sh",
+        &s.shell,
         vec!["-c".into(), command.clone()],
         &format!("$ {command}"),
     )
