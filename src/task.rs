@@ -62,7 +62,8 @@ impl Repo {
 pub struct Issue {
     pub number: u64,
     pub title: String,
-    #[serde(default)]
+    /// GitHub sends `null` for an issue without a body; it reads as empty.
+    #[serde(default, deserialize_with = "null_as_empty")]
     pub body: String,
     #[serde(default)]
     pub labels: Vec<String>,
@@ -154,6 +155,10 @@ impl Task {
             )),
         }
     }
+}
+
+fn null_as_empty<'de, D: serde::Deserializer<'de>>(d: D) -> Result<String, D::Error> {
+    Ok(Option::<String>::deserialize(d)?.unwrap_or_default())
 }
 
 fn describe_path_error(what: &str, e: &serde_path_to_error::Error<serde_json::Error>) -> String {
@@ -278,6 +283,13 @@ mod tests {
         assert_eq!(t.issue.number, 12);
         assert_eq!(t.repo.owner(), "o");
         assert_eq!(t.repo.name(), "r");
+    }
+
+    #[test]
+    fn a_null_body_reads_as_empty() {
+        let t =
+            Task::from_json(&TASK.replace("\"body\": \"b\"", "\"body\": null"), "t.json").unwrap();
+        assert_eq!(t.issue.body, "");
     }
 
     #[test]

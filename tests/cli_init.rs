@@ -8,7 +8,8 @@ fn writes_a_valid_starter_for_each_toolchain() {
         (Some("Cargo.toml"), "cargo test"),
         (Some("go.mod"), "go test ./..."),
         (Some("package.json"), "npm test"),
-        (Some("pyproject.toml"), "python -m pytest -q"),
+        (Some("pyproject.toml"), "python3 -m pytest -q"),
+        (Some("test_calc.py"), "python3 -m pytest -q"),
         (None, "set `vars.test_cmd`"),
     ] {
         let dir = tempfile::tempdir().unwrap();

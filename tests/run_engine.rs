@@ -123,7 +123,7 @@ steps:
         "timed out: the run's time budget (2s) ran out"
     );
     // The work done so far is committed and the draft pull request is what would be sent.
-    assert!(ran.stdout.contains("\"draft\": true"), "{}", ran.stdout);
+    assert!(ran.stdout.contains("draft:     true"), "{}", ran.stdout);
     assert!(git(&s.repo(), &["show", "--stat", "auto-code/issue-7"]).contains("partial.txt"));
 }
 
@@ -226,7 +226,7 @@ steps:
         s.report()["steps"][0]["message"],
         "none of 2 attempts succeeded"
     );
-    assert!(ran.stdout.contains("\"draft\": true"));
+    assert!(ran.stdout.contains("draft:     true"));
     assert!(
         ran.stdout.contains("failed: failure after b"),
         "{}",
@@ -510,6 +510,15 @@ fn the_summary_reads_well() {
 
 #[test]
 fn interrupting_a_run_cancels_the_running_step() {
+    for signal in [
+        nix::sys::signal::Signal::SIGINT,
+        nix::sys::signal::Signal::SIGTERM,
+    ] {
+        interrupt_with(signal);
+    }
+}
+
+fn interrupt_with(signal: nix::sys::signal::Signal) {
     let s = Sandbox::new();
     let task = s.task("t", "b");
     let pb = s.write(
@@ -537,11 +546,7 @@ fn interrupting_a_run_cancels_the_running_step() {
         std::thread::sleep(Duration::from_millis(50));
     }
     std::thread::sleep(Duration::from_millis(100));
-    nix::sys::signal::kill(
-        nix::unistd::Pid::from_raw(child.id() as i32),
-        nix::sys::signal::Signal::SIGINT,
-    )
-    .unwrap();
+    nix::sys::signal::kill(nix::unistd::Pid::from_raw(child.id() as i32), signal).unwrap();
     let out = child.wait_with_output().unwrap();
     assert_eq!(
         out.status.code(),
@@ -727,6 +732,26 @@ fn a_run_that_cannot_start_leaves_nothing_behind() {
     );
     assert_eq!(git(&s.repo(), &["branch", "--list", "auto-code/*"]), "");
     assert_eq!(git(&s.repo(), &["worktree", "list"]).lines().count(), 1);
+    assert!(
+        !s.out().exists(),
+        "a run that never started left its run directory"
+    );
+
+    // With --force, a run that cannot start must not have removed the previous run either.
+    let good = s.write(
+        "good.yml",
+        "version: 1\nname: ok\nsteps:\n  - { id: a, shell: 'echo work > w.txt' }\n  - { id: pr, pr_open: {} }\n",
+    );
+    assert_eq!(s.run_file(&good, &task, &[], &[]).code, 0);
+    let kept = git(&s.repo(), &["rev-parse", "auto-code/issue-7"]);
+    let bad = s.path().join("playbook.yml");
+    assert_eq!(s.run_file(&bad, &task, &["--force"], &[]).code, 2);
+    assert_eq!(
+        s.run_file(&good, &task, &["--force", "--github"], &[]).code,
+        2
+    );
+    assert_eq!(git(&s.repo(), &["rev-parse", "auto-code/issue-7"]), kept);
+    assert_eq!(git(&s.repo(), &["worktree", "list"]).lines().count(), 2);
 }
 
 #[test]
@@ -743,9 +768,75 @@ fn a_dry_run_with_a_template_that_cannot_render_exits_1() {
         ran.stdout
     );
     assert!(
-        ran.stderr
-            .contains("1 part(s) of the plan cannot be rendered"),
+        ran.stderr.contains("the plan shows 1 problem(s) as <…>"),
         "{}",
         ran.stderr
+    );
+}
+
+#[test]
+fn json_logs_are_one_object_per_line_with_step_fields() {
+    let s = Sandbox::new();
+    let task = s.task("t", "b");
+    let pb = s.write(
+        "playbook.yml",
+        "version: 1\nname: logs\nsteps:\n  - { id: a, shell: 'true' }\n",
+    );
+    let ran = s.run_file(&pb, &task, &["--log-format", "json"], &[]);
+    assert_eq!(ran.code, 0, "{}", ran.stderr);
+    let events: Vec<serde_json::Value> = ran
+        .stderr
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON ({e}): {l}")))
+        .collect();
+    let finished = events
+        .iter()
+        .find(|e| e["message"] == "step finished")
+        .expect("a step finished event");
+    assert_eq!(finished["step"], "a");
+    assert_eq!(finished["status"], "success");
+    assert!(
+        events
+            .iter()
+            .any(|e| e["message"] == "run finished" && e["status"] == "success")
+    );
+}
+
+#[test]
+fn an_attempt_that_cannot_start_is_reported_as_skipped() {
+    let s = Sandbox::new();
+    let task = s.task("t", "b");
+    let ran = s.run(
+        r#"
+version: 1
+name: skipped-attempt
+secrets: [NOT_SET_KEY]
+steps:
+  - id: solve
+    retry:
+      attempts:
+        - { model: local }
+        - { model: cloud, env: { KEY: "{{ secrets.NOT_SET_KEY }}" } }
+      steps:
+        - { id: try, shell: "exit 1" }
+"#,
+        &task,
+        &[],
+    );
+    assert_eq!(ran.code, 1);
+    assert_eq!(
+        s.statuses(),
+        ["solve=failure", "try@1=failure", "try@2=skipped"]
+    );
+    let report = s.report();
+    assert_eq!(
+        report["steps"][2]["message"],
+        "attempt skipped: its env cannot be rendered: template error in env `KEY`: secret `NOT_SET_KEY` is not set in the worker's environment"
+    );
+    assert!(
+        ran.stdout
+            .contains("failed:   step `try` (attempt 1): exit code 1"),
+        "{}",
+        ran.stdout
     );
 }

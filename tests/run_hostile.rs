@@ -42,11 +42,23 @@ steps:
     comment: { body: "{{ issue.body }}" }
 "#;
 
-/// The pull request request printed by a run without credentials.
-fn printed_pr(stdout: &str) -> serde_json::Value {
-    let start = stdout.find("\n{\n").expect("a JSON block") + 1;
-    let end = start + stdout[start..].find("\n}\n").expect("its end") + 2;
-    serde_json::from_str(&stdout[start..end]).unwrap()
+/// The title and body of the pull request a run without credentials prints.
+fn printed_pr(stdout: &str) -> (String, String) {
+    use codingworker::steps::pr_open::{BODY_END, BODY_START};
+    let title = stdout
+        .split("\n  title:     ")
+        .nth(1)
+        .expect("a title")
+        .split('\n')
+        .next()
+        .unwrap()
+        .to_owned();
+    let start = stdout.find(BODY_START).expect("a body") + BODY_START.len() + 1;
+    let end = start
+        + stdout[start..]
+            .find(&format!("\n{BODY_END}"))
+            .expect("its end");
+    (title, stdout[start..end].to_owned())
 }
 
 #[test]
@@ -86,9 +98,9 @@ fn hostile_text_is_data_everywhere_and_runs_nothing() {
         "[auto-code]\n[$(touch x)]\n[a b]\n[it's]\n"
     );
     assert_eq!(s.recorded("message", 1), format!("{title}\n---\n{body}"));
-    let pr = printed_pr(&ran.stdout);
-    assert_eq!(pr["title"], title);
-    assert_eq!(pr["body"], body);
+    let (pr_title, pr_body) = printed_pr(&ran.stdout);
+    assert_eq!(pr_title, title);
+    assert_eq!(pr_body, body.trim_end_matches('\n'));
     assert!(
         ran.stdout
             .contains(&format!("It would comment on acme/demo#7:\n{body}"))

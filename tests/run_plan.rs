@@ -99,3 +99,28 @@ fn a_dry_run_changes_nothing_and_needs_no_git() {
     assert_eq!(ran.code, 0, "{}", ran.stderr);
     assert!(ran.stdout.contains(" main.py\n"), "{}", ran.stdout);
 }
+
+#[test]
+fn the_default_playbook_finds_the_sample_repos_tests() {
+    // The test command of playbooks/default.yml, run in the sample repository, must pick
+    // pytest (not "no test command found").
+    let pb = std::fs::read_to_string(crate::support::root().join("playbooks/default.yml")).unwrap();
+    let doc: serde_json::Value = codingworker::source::yaml::Document::parse(&pb)
+        .unwrap()
+        .value;
+    let script = doc["vars"]["test_cmd"]
+        .as_str()
+        .unwrap()
+        .replace("python3 -m pytest -q", "echo PYTEST");
+    let out = std::process::Command::new("sh")
+        .args(["-c", &script])
+        .current_dir(crate::support::root().join("examples/sample-repo"))
+        .output()
+        .unwrap();
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        "PYTEST\n",
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}

@@ -45,8 +45,18 @@ impl SourceRepo {
                 dir.display()
             )));
         }
-        let root = repo.workdir().unwrap_or(dir).to_path_buf();
+        // libgit2 gives the working directory with a trailing slash.
+        let root = repo
+            .workdir()
+            .unwrap_or(dir)
+            .components()
+            .collect::<PathBuf>();
         Ok(Self { repo, root })
+    }
+
+    /// Whether a local branch of this name exists.
+    pub fn has_branch(&self, branch: &str) -> bool {
+        self.repo.find_branch(branch, BranchType::Local).is_ok()
     }
 
     /// The commit HEAD points at.
@@ -81,8 +91,15 @@ impl SourceRepo {
         let head = self.repo.find_commit(self.head_commit()?)?;
         if let Ok(mut existing) = self.repo.find_branch(branch, BranchType::Local) {
             if !force {
+                let removal = match self.worktrees_on(branch).first() {
+                    Some(wt) => format!(
+                        "git worktree remove --force {} && git branch -D {branch}",
+                        wt.path().display()
+                    ),
+                    None => format!("git branch -D {branch}"),
+                };
                 return Err(GitError(format!(
-                    "branch `{branch}` already exists in {} (from an earlier run?); delete it with `git branch -D {branch}` or run again with --force to restart it from HEAD",
+                    "branch `{branch}` already exists in {} (from an earlier run?); run again with --force to restart it from HEAD, or remove it: {removal}",
                     self.root.display()
                 )));
             }
@@ -142,24 +159,29 @@ impl SourceRepo {
         }
     }
 
-    fn remove_worktrees_of(&self, branch: &str, ours: &Path) -> Result<(), GitError> {
+    /// The worktrees that have `branch` checked out.
+    fn worktrees_on(&self, branch: &str) -> Vec<git2::Worktree> {
         let wanted = format!("refs/heads/{branch}");
-        for name in self.repo.worktrees()?.iter().flatten().flatten() {
-            let Ok(wt) = self.repo.find_worktree(name) else {
-                continue;
-            };
-            let Ok(repo) = Repository::open_from_worktree(&wt) else {
-                continue;
-            };
-            let on_branch = repo
-                .head()
-                .ok()
-                .and_then(|h| h.name().ok().map(str::to_owned))
-                .as_deref()
-                == Some(wanted.as_str());
-            if !on_branch {
-                continue;
-            }
+        let Ok(names) = self.repo.worktrees() else {
+            return Vec::new();
+        };
+        names
+            .iter()
+            .flatten()
+            .flatten()
+            .filter_map(|name| self.repo.find_worktree(name).ok())
+            .filter(|wt| {
+                Repository::open_from_worktree(wt)
+                    .ok()
+                    .and_then(|r| r.head().ok().and_then(|h| h.name().ok().map(str::to_owned)))
+                    .as_deref()
+                    == Some(wanted.as_str())
+            })
+            .collect()
+    }
+
+    fn remove_worktrees_of(&self, branch: &str, ours: &Path) -> Result<(), GitError> {
+        for wt in self.worktrees_on(branch) {
             let inside_ours = wt
                 .path()
                 .canonicalize()

@@ -35,7 +35,7 @@ impl Toolchain {
             Toolchain::Cargo => "cargo test",
             Toolchain::Go => "go test ./...",
             Toolchain::Npm => "npm test",
-            Toolchain::Pytest => "python -m pytest -q",
+            Toolchain::Pytest => "python3 -m pytest -q",
             Toolchain::Unknown => {
                 "echo 'codingworker: set vars.test_cmd in .codingworker.yml' >&2; exit 1"
             }
@@ -66,6 +66,16 @@ pub fn detect(dir: &Path) -> Vec<Toolchain> {
     if has("package.json") {
         found.push(Toolchain::Npm);
     }
+    let python_tests = || {
+        dir.join("tests").is_dir()
+            || std::fs::read_dir(dir).is_ok_and(|entries| {
+                entries.flatten().any(|e| {
+                    let name = e.file_name().to_string_lossy().into_owned();
+                    name.ends_with(".py")
+                        && (name.starts_with("test_") || name.ends_with("_test.py"))
+                })
+            })
+    };
     if [
         "pyproject.toml",
         "setup.py",
@@ -76,6 +86,7 @@ pub fn detect(dir: &Path) -> Vec<Toolchain> {
     ]
     .iter()
     .any(|f| has(f))
+        || python_tests()
     {
         found.push(Toolchain::Pytest);
     }

@@ -236,16 +236,6 @@ impl Engine {
         let mut env = child_env::passthrough(&input.parent_env);
         issue_env(&input.task, &input.branch, &input.run_dir, &mut env);
         env.extend(secrets.clone());
-        if !workspace.has_identity() {
-            for (k, v) in [
-                ("GIT_AUTHOR_NAME", IDENTITY.0),
-                ("GIT_AUTHOR_EMAIL", IDENTITY.1),
-                ("GIT_COMMITTER_NAME", IDENTITY.0),
-                ("GIT_COMMITTER_EMAIL", IDENTITY.1),
-            ] {
-                env.insert(k.into(), v.into());
-            }
-        }
 
         let mut steps = BTreeMap::new();
         index_steps(&input.playbook.steps, &mut steps);
@@ -303,19 +293,40 @@ impl Engine {
         env.extend(rendered);
         engine.s.shell = find_program("sh", env.get("PATH").map(String::as_str));
         engine.s.child_env = env;
-        for dir in ["logs", "prompts"] {
-            std::fs::create_dir_all(engine.s.run_dir.join(dir)).map_err(|e| {
-                SetupError(format!(
-                    "failed to create {}: {e}",
-                    engine.s.run_dir.join(dir).display()
-                ))
-            })?;
-        }
-        engine.save();
         Ok(engine)
     }
 
+    /// Prepares the run directory and the checkout's side of the environment. [`Engine::new`]
+    /// touches nothing on disk, so a run that cannot start leaves nothing behind; this runs
+    /// once the checkout exists.
+    pub fn start(&mut self) -> Result<(), SetupError> {
+        let dir = &self.s.run_dir;
+        // A reused --out directory must not mix two runs' logs and prompts.
+        for sub in ["logs", "prompts"] {
+            let _ = std::fs::remove_dir_all(dir.join(sub));
+            std::fs::create_dir_all(dir.join(sub)).map_err(|e| {
+                SetupError(format!("failed to create {}: {e}", dir.join(sub).display()))
+            })?;
+        }
+        let body = dir.join("issue-body.md");
+        std::fs::write(&body, &self.s.task.issue.body)
+            .map_err(|e| SetupError(format!("failed to write {}: {e}", body.display())))?;
+        if !self.s.workspace.has_identity() {
+            for (k, v) in [
+                ("GIT_AUTHOR_NAME", IDENTITY.0),
+                ("GIT_AUTHOR_EMAIL", IDENTITY.1),
+                ("GIT_COMMITTER_NAME", IDENTITY.0),
+                ("GIT_COMMITTER_EMAIL", IDENTITY.1),
+            ] {
+                self.s.child_env.insert(k.into(), v.into());
+            }
+        }
+        self.save();
+        Ok(())
+    }
+
     /// Runs every step and returns the final report (also written to the run directory).
+    /// Call [`Engine::start`] first.
     pub async fn run(mut self) -> RunReport {
         tracing::info!(run = %self.s.run_id, playbook = %self.s.playbook.name, repo = %self.s.task.repo.full_name,
             issue = self.s.task.issue.number, branch = %self.s.branch, "run started");
@@ -364,6 +375,22 @@ impl Engine {
 
     fn out_of_time(&self) -> bool {
         self.timed_out || Instant::now() >= self.s.deadline
+    }
+
+    /// Records a step as skipped without running it (e.g. its attempt could not start).
+    pub(crate) fn skip_step(&mut self, step: &Step, scope: &mut Scope, message: String) {
+        let index = self.report.steps.len();
+        self.seq += 1;
+        let stem = format!("{:02}-{}", self.seq, step.id);
+        tracing::info!(step = %step.id, reason = %message, "step skipped");
+        self.record(
+            step,
+            scope,
+            index,
+            &stem,
+            StepResult::skipped(message),
+            Instant::now(),
+        );
     }
 
     /// Runs one step and records its result.
@@ -534,7 +561,7 @@ impl Engine {
         let message = result.message.as_deref().map(|m| self.s.masker.mask(m));
         let duration_ms = millis(started.elapsed());
         tracing::info!(step = %step.id, status = result.status.as_str(), duration_ms,
-            message = message.as_deref().unwrap_or(""), "step finished");
+            reason = message.as_deref().unwrap_or(""), "step finished");
         let entry = StepReport {
             id: step.id.0.clone(),
             name: step.name.clone(),
@@ -669,13 +696,12 @@ pub(crate) fn render_env(
 
 /// The issue variables of every child: `CW_ISSUE_*`, `CW_REPO`, `CW_BRANCH`. A value the
 /// environment cannot hold (NUL byte, over 128 KiB) is left out; the body is always in the
-/// file `CW_ISSUE_BODY_FILE` names.
+/// file `CW_ISSUE_BODY_FILE` names (written by [`Engine::start`]).
 fn issue_env(task: &Task, branch: &str, run_dir: &Path, env: &mut BTreeMap<String, String>) {
-    let body_file = run_dir.join("issue-body.md");
-    let _ = std::fs::create_dir_all(run_dir);
-    if std::fs::write(&body_file, &task.issue.body).is_ok() {
-        env.insert("CW_ISSUE_BODY_FILE".into(), body_file.display().to_string());
-    }
+    env.insert(
+        "CW_ISSUE_BODY_FILE".into(),
+        run_dir.join("issue-body.md").display().to_string(),
+    );
     let vars = [
         ("CW_ISSUE_NUMBER", task.issue.number.to_string()),
         ("CW_ISSUE_TITLE", task.issue.title.clone()),

@@ -35,6 +35,9 @@ pub struct PlanInput<'a> {
     pub repo_dir: &'a Path,
     pub parent_env: &'a BTreeMap<String, String>,
     pub aider_program: &'a str,
+    /// The run branch exists already in the repository (a real run then needs `--force`).
+    pub branch_exists: bool,
+    pub force: bool,
 }
 
 const RUN_DIR: &str = "<run>";
@@ -185,11 +188,26 @@ impl Planner<'_> {
         );
         self.line(
             1,
-            &format!(
-                "branch:  {} (new, from HEAD of {}, in a fresh worktree)",
-                self.input.branch,
-                self.input.repo_dir.display()
-            ),
+            &match (self.input.branch_exists, self.input.force) {
+                (false, _) => format!(
+                    "branch:  {} (new, from HEAD of {}, in a fresh worktree)",
+                    self.input.branch,
+                    self.input.repo_dir.display()
+                ),
+                (true, true) => format!(
+                    "branch:  {} (exists in {}; --force restarts it from HEAD)",
+                    self.input.branch,
+                    self.input.repo_dir.display()
+                ),
+                (true, false) => {
+                    self.problems.set(self.problems.get() + 1);
+                    format!(
+                        "branch:  {} <EXISTS in {}: the run would stop; pass --force to restart it>",
+                        self.input.branch,
+                        self.input.repo_dir.display()
+                    )
+                }
+            },
         );
         self.line(
             1,
@@ -237,23 +255,36 @@ impl Planner<'_> {
         }
     }
 
-    fn condition(&self, step: &Step, pointer: &str, attempt: Option<&Attempt>) -> Option<String> {
+    /// The `if` line to show, and whether the step runs on the path where every earlier
+    /// step succeeds.
+    fn condition(
+        &self,
+        step: &Step,
+        pointer: &str,
+        attempt: Option<&Attempt>,
+    ) -> (Option<String>, bool) {
         let ctx = self.ctx(attempt);
         match &step.condition {
-            None => None,
-            Some(Condition::Bool(b)) => Some(format!("if: {b}")),
-            Some(Condition::Expr(e)) => Some(
+            None => (None, true),
+            Some(Condition::Bool(b)) => (Some(format!("if: {b}")), *b),
+            Some(Condition::Expr(e)) => {
                 match self.input.templates.eval(&format!("{pointer}/if"), &ctx) {
-                    Ok(true) => format!("if: {e} (true when every earlier step succeeds)"),
-                    Ok(false) => {
-                        format!("if: {e} (false when every earlier step succeeds; shown anyway)")
-                    }
+                    Ok(true) => (
+                        Some(format!("if: {e} (true when every earlier step succeeds)")),
+                        true,
+                    ),
+                    Ok(false) => (
+                        Some(format!(
+                            "if: {e} (false when every earlier step succeeds: skipped then; shown anyway)"
+                        )),
+                        false,
+                    ),
                     Err(err) => {
                         self.problems.set(self.problems.get() + 1);
-                        format!("if: {e} (cannot be evaluated: {err})")
+                        (Some(format!("if: {e} (cannot be evaluated: {err})")), true)
                     }
-                },
-            ),
+                }
+            }
         }
     }
 
@@ -283,7 +314,8 @@ impl Planner<'_> {
         }
         self.line(indent, &head);
         let inner = indent + 2;
-        if let Some(c) = self.condition(step, pointer, attempt) {
+        let (condition, runs) = self.condition(step, pointer, attempt);
+        if let Some(c) = condition {
             self.line(inner, &c);
         }
         if let Some(dir) = &step.workdir {
@@ -344,7 +376,13 @@ impl Planner<'_> {
                 };
                 self.line(
                     inner,
-                    &format!("{} attempts · {until} · {reset}", spec.attempts.len()),
+                    &format!(
+                        "{} · {until} · {reset}",
+                        match spec.attempts.len() {
+                            1 => "1 attempt".to_owned(),
+                            n => format!("{n} attempts"),
+                        }
+                    ),
                 );
                 let retry_start = self.report.steps.len();
                 let mut first_attempt = (0, BTreeMap::new());
@@ -479,12 +517,13 @@ impl Planner<'_> {
                 Err(e) => self.problem(inner, &e),
             },
         }
-        // From here on, this step reads as succeeded.
-        let mut done = placeholder(
-            StepStatus::Success,
-            &step.id.0,
-            attempt.map(|a| a.info.number),
-        );
+        // From here on, this step reads as succeeded (or skipped, if its `if` is false).
+        let status = if runs {
+            StepStatus::Success
+        } else {
+            StepStatus::Skipped
+        };
+        let mut done = placeholder(status, &step.id.0, attempt.map(|a| a.info.number));
         if matches!(step.kind, StepKind::PrOpen(_)) {
             done.outputs = pr_outputs(None);
         }
@@ -495,7 +534,7 @@ impl Planner<'_> {
                 id: step.id.0.clone(),
                 name: step.name.clone(),
                 kind: step.kind.name().into(),
-                status: StepStatus::Success,
+                status,
                 exit_code: None,
                 duration_ms: 0,
                 attempt: attempt.map(|a| a.info.clone()),

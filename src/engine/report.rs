@@ -169,7 +169,10 @@ impl RunReport {
             let _ = writeln!(
                 out,
                 "| {} | {} | {} | {} | {} | {} |",
-                md_cell(&s.id),
+                md_cell(&match &s.name {
+                    Some(name) => format!("{} · {name}", s.id),
+                    None => s.id.clone(),
+                }),
                 md_cell(&attempt),
                 status_cell(s.status),
                 exit,

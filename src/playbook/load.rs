@@ -149,8 +149,8 @@ fn playbook_checker() -> &'static SchemaChecker {
     CHECKER.get_or_init(|| SchemaChecker::new(generate(SchemaKind::Playbook)))
 }
 
-/// The steps that can be read on their own, with their pointer and whether they sit in a
-/// retry. Inside an unreadable retry, its readable nested steps are still found.
+/// The steps of the document, read as far as they can be, with their pointer and whether
+/// they sit in a retry.
 fn readable_steps(
     pointer: &str,
     steps: &Value,
@@ -160,13 +160,11 @@ fn readable_steps(
     let Some(list) = steps.as_array() else { return };
     for (i, value) in list.iter().enumerate() {
         let here = format!("{pointer}/{i}");
-        match serde_json::from_value::<Step>(value.clone()) {
-            Ok(step) => out.push(((here, in_retry), step)),
-            Err(_) => {
-                if let Some(children) = value.get("retry").and_then(|r| r.get("steps")) {
-                    readable_steps(&format!("{here}/retry/steps"), children, true, out);
-                }
-            }
+        // A step with schema errors is salvaged, so that its templates are still checked.
+        let step = serde_json::from_value::<Step>(value.clone())
+            .or_else(|_| serde_json::from_value::<Step>(super::salvage::salvage_step(value)));
+        if let Ok(step) = step {
+            out.push(((here, in_retry), step));
         }
     }
 }

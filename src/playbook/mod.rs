@@ -2,6 +2,7 @@
 
 pub mod load;
 pub mod model;
+mod salvage;
 pub mod types;
 pub mod validate;
 

@@ -321,6 +321,16 @@ impl Checker<'_> {
                     .help("no spaces, `..`, `~`, `^`, `:`, `?`, `*`, `[`, `\\`; e.g. `auto-code/issue-{{ issue.number }}`"),
             );
         }
+        if let Some(secret) = names
+            .iter()
+            .find(|n| n.as_str() == "secrets" || n.starts_with("secrets."))
+        {
+            self.out.push(
+                Diagnostic::error("secret-in-branch", format!("the run branch may not contain `{secret}`"))
+                    .at(self.locate(site, secret))
+                    .help("branch names are pushed to GitHub and printed everywhere; they are never masked"),
+            );
+        }
         let from_text = names.iter().find(|n| {
             [
                 "issue",

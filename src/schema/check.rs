@@ -100,6 +100,9 @@ impl SchemaChecker {
                 )
                 .at(value_span)
             }
+            ValidationErrorKind::Constant { .. } if pointer == "/version" && !instance.is_number() => {
+                return; // the type error says it
+            }
             ValidationErrorKind::Constant { expected_value } => {
                 if pointer == "/version" {
                     Diagnostic::error(

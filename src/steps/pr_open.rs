@@ -107,6 +107,37 @@ pub fn render(
     })
 }
 
+impl Request {
+    /// The request as a person reads a pull request: the headers, then the body as written.
+    pub fn describe(&self) -> String {
+        let mut out = String::new();
+        let _ = writeln!(out, "  title:     {}", self.pr.title);
+        let _ = writeln!(out, "  branches:  {} -> {}", self.pr.head, self.pr.base);
+        let _ = writeln!(out, "  draft:     {}", self.pr.draft);
+        if !self.labels.is_empty() {
+            let _ = writeln!(out, "  labels:    {}", self.labels.join(", "));
+        }
+        if !self.reviewers.is_empty() {
+            let _ = writeln!(out, "  reviewers: {}", self.reviewers.join(", "));
+        }
+        let _ = writeln!(
+            out,
+            "  commit:    {}",
+            self.commit_message.lines().next().unwrap_or("")
+        );
+        let _ = writeln!(
+            out,
+            "  body:\n{BODY_START}\n{}\n{BODY_END}",
+            self.pr.body.trim_end_matches('\n')
+        );
+        out
+    }
+}
+
+/// The lines above and below a printed pull request body (which is printed as it is).
+pub const BODY_START: &str = "┌────────────────────────────────────────";
+pub const BODY_END: &str = "└────────────────────────────────────────";
+
 fn parse_bool(s: &str) -> Option<bool> {
     match s.trim().to_ascii_lowercase().as_str() {
         "true" => Some(true),
@@ -142,9 +173,9 @@ pub async fn run(s: &Services, call: &StepCall<'_>, spec: &PrOpenSpec) -> StepRe
     let repo = &s.task.repo.full_name;
     let Some(github) = &s.github else {
         let text = format!(
-            "pr_open: not sent (no GitHub credentials). It would push branch `{}` and open this pull request on {repo}:\n{}\n",
+            "pr_open: not sent (no GitHub credentials). It would push branch `{}` and open this pull request on {repo}:\n{}",
             s.branch,
-            serde_json::to_string_pretty(&req).unwrap_or_default()
+            req.describe()
         );
         print!("{text}");
         log.push_str(&text);

@@ -195,6 +195,10 @@ impl Engine {
                 }
                 Err(e) => {
                     tracing::warn!(step = %step.id, attempt = number, error = %e, "attempt skipped: its env cannot be rendered");
+                    let why = format!("attempt skipped: its env cannot be rendered: {e}");
+                    for child in &spec.steps {
+                        self.skip_step(child, &mut inner, why.clone());
+                    }
                     continue;
                 }
             }

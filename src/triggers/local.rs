@@ -169,11 +169,14 @@ pub fn run(opts: &LocalRun) -> Result<Outcome, Error> {
             repo_dir: &repo_dir,
             parent_env: &env,
             aider_program: &options.aider_program,
+            // A plain directory is fine for a dry run; a repository is checked for the branch.
+            branch_exists: SourceRepo::discover(&repo_dir).is_ok_and(|r| r.has_branch(&branch)),
+            force: opts.force,
         });
         print!("{}", plan.text);
         if plan.problems > 0 {
             eprintln!(
-                "error: {} part(s) of the plan cannot be rendered (shown as <…>); the run would fail there",
+                "error: the plan shows {} problem(s) as <…>: the run would stop or fail there",
                 plan.problems
             );
             return Ok(Outcome::Failed);
@@ -181,6 +184,12 @@ pub fn run(opts: &LocalRun) -> Result<Outcome, Error> {
         return Ok(Outcome::Success);
     }
 
+    if !repo_dir.is_dir() {
+        return Err(Error::Setup(format!(
+            "{} does not exist or is not a directory",
+            repo_dir.display()
+        )));
+    }
     let source = SourceRepo::discover(&repo_dir).map_err(|e| Error::Setup(e.to_string()))?;
     // Steps run in the worktree: every path they are given must be absolute.
     let absolute = |p: &Path| {
@@ -194,12 +203,9 @@ pub fn run(opts: &LocalRun) -> Result<Outcome, Error> {
         Some(out) => absolute(out)?,
         None => workdir.join("runs").join(&run_id),
     };
-    std::fs::create_dir_all(&run_dir)
-        .map_err(Error::io(format!("failed to create {}", run_dir.display())))?;
-    source
-        .add_worktree(&branch, &checkout, &run_id, opts.force, &worktrees)
-        .map_err(|e| Error::Setup(e.to_string()))?;
 
+    // Everything that can fail without git comes first: a run that cannot start must not
+    // have touched the repository (nor, with --force, removed the previous run).
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -234,7 +240,7 @@ pub fn run(opts: &LocalRun) -> Result<Outcome, Error> {
         playbook_path: opts.playbook.display().to_string(),
         templates: prepared.templates,
         task,
-        run_id,
+        run_id: run_id.clone(),
         branch: branch.clone(),
         checkout: checkout.clone(),
         run_dir: run_dir.clone(),
@@ -244,22 +250,16 @@ pub fn run(opts: &LocalRun) -> Result<Outcome, Error> {
         options,
         cancel: cancel.clone(),
     };
-    let engine = match Engine::new(input) {
-        Ok(engine) => engine,
-        Err(e) => {
-            // Nothing ran: leave no branch or worktree behind.
-            source.remove_run(&branch, &worktrees);
-            return Err(Error::Setup(e.to_string()));
-        }
-    };
+    let mut engine = Engine::new(input).map_err(|e| Error::Setup(e.to_string()))?;
+    source
+        .add_worktree(&branch, &checkout, &run_id, opts.force, &worktrees)
+        .map_err(|e| Error::Setup(e.to_string()))?;
+    if let Err(e) = engine.start() {
+        source.remove_run(&branch, &worktrees);
+        return Err(Error::Setup(e.to_string()));
+    }
     let report = runtime.block_on(async move {
-        let interrupt = cancel.clone();
-        tokio::spawn(async move {
-            if tokio::signal::ctrl_c().await.is_ok() {
-                tracing::warn!("interrupted: stopping the current step");
-                interrupt.cancel();
-            }
-        });
+        tokio::spawn(stop_on_signals(cancel));
         engine.run().await
     });
     print_result(&report, &source.root, &run_dir);
@@ -268,6 +268,23 @@ pub fn run(opts: &LocalRun) -> Result<Outcome, Error> {
     } else {
         Outcome::Failed
     })
+}
+
+/// SIGINT (Ctrl-C) or SIGTERM (a service manager stopping us) cancels the run: the current
+/// step's processes are stopped, the rest are marked cancelled and the report is written.
+async fn stop_on_signals(cancel: CancellationToken) {
+    use tokio::signal::unix::{SignalKind, signal};
+    let (Ok(mut term), Ok(mut int)) = (
+        signal(SignalKind::terminate()),
+        signal(SignalKind::interrupt()),
+    ) else {
+        return;
+    };
+    tokio::select! {
+        _ = term.recv() => tracing::warn!("terminated: stopping the current step"),
+        _ = int.recv() => tracing::warn!("interrupted: stopping the current step"),
+    }
+    cancel.cancel();
 }
 
 fn print_result(report: &RunReport, repo: &Path, run_dir: &Path) {
@@ -281,6 +298,20 @@ fn print_result(report: &RunReport, repo: &Path, run_dir: &Path) {
     println!("  worktree: {}", report.workdir);
     println!("  report:   {}", run_dir.join("run.json").display());
     println!("  summary:  {}", run_dir.join("summary.md").display());
+    if report.status != RunStatus::Success
+        && let Some(failed) = report.steps.iter().rev().find(|s| s.status.is_failed())
+    {
+        let attempt = failed
+            .attempt
+            .as_ref()
+            .map(|a| format!(" (attempt {})", a.number))
+            .unwrap_or_default();
+        let why = failed.message.as_deref().unwrap_or("failed");
+        println!("  failed:   step `{}`{attempt}: {why}", failed.id);
+        if let Some(log) = &failed.log {
+            println!("  its log:  {}", run_dir.join(log).display());
+        }
+    }
     if let Some(pr) = &report.pr {
         println!(
             "  pull request: {} ({})",
