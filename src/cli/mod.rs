@@ -52,33 +52,7 @@ pub enum Command {
         kind: SchemaKind,
     },
     /// Run one issue locally in a fresh worktree of the repository (or print the plan).
-    Run {
-        /// The playbook.
-        playbook: PathBuf,
-        /// The issue: a task message or a GitHub `issues` webhook payload (JSON).
-        #[arg(long)]
-        issue: PathBuf,
-        /// The git repository to work on (default: the current directory). Its working
-        /// tree is never touched; the run branch is created in it.
-        #[arg(long)]
-        repo: Option<PathBuf>,
-        /// Print the plan (rendered templates, argv, every attempt) and change nothing.
-        #[arg(long)]
-        dry_run: bool,
-        /// Where to write run.json, summary.md and logs (default: WORKDIR/runs/RUN_ID).
-        #[arg(long)]
-        out: Option<PathBuf>,
-        /// Worktrees and runs go here (default: $CODINGWORKER_WORKDIR or ~/.codingworker).
-        #[arg(long)]
-        workdir: Option<PathBuf>,
-        /// Restart the run branch from HEAD if it exists (removes that branch's old worktree).
-        #[arg(long)]
-        force: bool,
-        /// Push and talk to GitHub with $GITHUB_TOKEN ($GITHUB_API_URL for another API).
-        /// Without it, pr_open and comment print what they would send.
-        #[arg(long)]
-        github: bool,
-    },
+    Run(LocalRun),
     /// Write a starter .codingworker.yml for the repository (detects cargo, go, npm, pytest).
     Init {
         /// The repository (default: the current directory).
@@ -110,25 +84,7 @@ fn run(cli: Cli) -> Result<Outcome, Error> {
     match cli.command {
         Command::Validate { files, format } => validate::run(&files, format),
         Command::Schema { kind } => schema::run(kind),
-        Command::Run {
-            playbook,
-            issue,
-            repo,
-            dry_run,
-            out,
-            workdir,
-            force,
-            github,
-        } => run::run(&LocalRun {
-            playbook,
-            issue,
-            repo,
-            dry_run,
-            out,
-            workdir,
-            force,
-            github,
-        }),
+        Command::Run(opts) => run::run(&opts),
         Command::Init { dir, force } => init::run(&dir, force),
     }
 }

@@ -92,18 +92,8 @@ pub struct SetupError(pub String);
 
 /// What step kinds may use while they run; it does not change during the run.
 pub struct Services {
-    pub playbook: Arc<Playbook>,
-    pub templates: Arc<Templates>,
-    pub task: Task,
-    pub run_id: String,
-    pub branch: String,
-    pub checkout: PathBuf,
-    pub run_dir: PathBuf,
-    pub parent_env: BTreeMap<String, String>,
-    pub github: Option<Arc<dyn GitHub>>,
-    pub push: Option<PushTarget>,
-    pub options: EngineOptions,
-    pub cancel: CancellationToken,
+    /// What the trigger prepared.
+    pub run: RunInput,
     pub base: ContextBase,
     pub masker: Masker,
     /// passthrough + issue variables + secrets + playbook env.
@@ -132,7 +122,8 @@ pub struct StepCall<'a> {
 impl StepCall<'_> {
     /// Renders a text template of this step (`field` relative to the step, e.g. `aider/model`).
     pub fn render(&self, s: &Services, field: &str) -> Result<String, String> {
-        s.templates
+        s.run
+            .templates
             .render(
                 SiteKind::Text,
                 &format!("{}/{field}", self.pointer),
@@ -142,15 +133,18 @@ impl StepCall<'_> {
     }
 
     pub fn log_path(&self, s: &Services) -> PathBuf {
-        s.run_dir.join("logs").join(format!("{}.log", self.stem))
+        s.run
+            .run_dir
+            .join("logs")
+            .join(format!("{}.log", self.stem))
     }
 
     pub fn supervision(&self, s: &Services) -> Supervision {
         Supervision {
             deadline: self.deadline,
-            cancel: s.cancel.clone(),
-            grace: s.options.kill_grace,
-            limit: s.options.output_limit,
+            cancel: s.run.cancel.clone(),
+            grace: s.run.options.kill_grace,
+            limit: s.run.options.output_limit,
             log: Some(self.log_path(s)),
             masker: s.masker.clone(),
         }
@@ -260,18 +254,7 @@ impl Engine {
         let mut engine = Engine {
             reads_changed,
             s: Services {
-                playbook: input.playbook,
-                templates: input.templates,
-                task: input.task,
-                run_id: input.run_id,
-                branch: input.branch,
-                checkout: input.checkout,
-                run_dir: input.run_dir,
-                parent_env: input.parent_env,
-                github: input.github,
-                push: input.push,
-                options: input.options,
-                cancel: input.cancel,
+                run: input,
                 base,
                 masker,
                 child_env: BTreeMap::new(),
@@ -288,8 +271,13 @@ impl Engine {
         // The playbook's env is rendered once, with the run's context.
         let top = Scope::top();
         let ctx = engine.ctx(&top);
-        let rendered = render_env(&engine.s.templates, "/env", &engine.s.playbook.env, &ctx)
-            .map_err(|e| SetupError(format!("the playbook's `env` cannot be rendered: {e}")))?;
+        let rendered = render_env(
+            &engine.s.run.templates,
+            "/env",
+            &engine.s.run.playbook.env,
+            &ctx,
+        )
+        .map_err(|e| SetupError(format!("the playbook's `env` cannot be rendered: {e}")))?;
         env.extend(rendered);
         engine.s.shell = find_program("sh", env.get("PATH").map(String::as_str));
         engine.s.child_env = env;
@@ -300,7 +288,7 @@ impl Engine {
     /// touches nothing on disk, so a run that cannot start leaves nothing behind; this runs
     /// once the checkout exists.
     pub fn start(&mut self) -> Result<(), SetupError> {
-        let dir = &self.s.run_dir;
+        let dir = &self.s.run.run_dir;
         // A reused --out directory must not mix two runs' logs and prompts.
         for sub in ["logs", "prompts"] {
             let _ = std::fs::remove_dir_all(dir.join(sub));
@@ -309,7 +297,7 @@ impl Engine {
             })?;
         }
         let body = dir.join("issue-body.md");
-        std::fs::write(&body, &self.s.task.issue.body)
+        std::fs::write(&body, &self.s.run.task.issue.body)
             .map_err(|e| SetupError(format!("failed to write {}: {e}", body.display())))?;
         if !self.s.workspace.has_identity() {
             for (k, v) in [
@@ -328,14 +316,14 @@ impl Engine {
     /// Runs every step and returns the final report (also written to the run directory).
     /// Call [`Engine::start`] first.
     pub async fn run(mut self) -> RunReport {
-        tracing::info!(run = %self.s.run_id, playbook = %self.s.playbook.name, repo = %self.s.task.repo.full_name,
-            issue = self.s.task.issue.number, branch = %self.s.branch, "run started");
-        let pb = self.s.playbook.clone();
+        tracing::info!(run = %self.s.run.run_id, playbook = %self.s.run.playbook.name, repo = %self.s.run.task.repo.full_name,
+            issue = self.s.run.task.issue.number, branch = %self.s.run.branch, "run started");
+        let pb = self.s.run.playbook.clone();
         let mut scope = Scope::top();
         for (i, step) in pb.steps.iter().enumerate() {
             self.run_step(step, &step_pointer(i), &mut scope).await;
         }
-        self.report.status = if self.s.cancel.is_cancelled() {
+        self.report.status = if self.s.run.cancel.is_cancelled() {
             RunStatus::Cancelled
         } else if self.timed_out {
             RunStatus::TimedOut
@@ -348,21 +336,21 @@ impl Engine {
         self.report.duration_ms = millis(self.started.elapsed());
         self.save();
         if let Err(e) = std::fs::write(
-            self.s.run_dir.join("summary.md"),
+            self.s.run.run_dir.join("summary.md"),
             self.report.summary_markdown(),
         ) {
             tracing::warn!(error = %e, "failed to write summary.md");
         }
-        tracing::info!(run = %self.s.run_id, status = self.report.status.as_str(), "run finished");
+        tracing::info!(run = %self.s.run.run_id, status = self.report.status.as_str(), "run finished");
         self.report
     }
 
     /// The template context for a step in `scope`.
     pub(crate) fn ctx(&self, scope: &Scope) -> Value {
         let run = run_value(
-            &self.s.run_id,
-            &self.s.branch,
-            &self.s.checkout.display().to_string(),
+            &self.s.run.run_id,
+            &self.s.run.branch,
+            &self.s.run.checkout.display().to_string(),
             &self.report.steps_table(),
         );
         self.s.base.with(
@@ -414,7 +402,7 @@ impl Engine {
         scope: &mut Scope,
         stem: String,
     ) -> StepResult {
-        if self.s.cancel.is_cancelled() {
+        if self.s.run.cancel.is_cancelled() {
             return StepResult::with_status(StepStatus::Cancelled, "the run was cancelled");
         }
         let reporting = matches!(step.kind, StepKind::PrOpen(_) | StepKind::Comment(_));
@@ -422,7 +410,7 @@ impl Engine {
             self.timed_out = true;
             return StepResult::skipped(format!(
                 "skipped: the run's time budget ({}) is spent",
-                humantime::format_duration(self.s.playbook.timeout.0)
+                humantime::format_duration(self.s.run.playbook.timeout.0)
             ));
         }
         if scope.deadline.is_some_and(|d| Instant::now() >= d) && !reporting {
@@ -432,11 +420,12 @@ impl Engine {
         let run_it = match &step.condition {
             None => !scope.failed(),
             Some(Condition::Bool(b)) => *b,
-            Some(Condition::Expr(_)) => match self.s.templates.eval(&format!("{pointer}/if"), &ctx)
-            {
-                Ok(b) => b,
-                Err(e) => return StepResult::failed(format!("`if` cannot be evaluated: {e}")),
-            },
+            Some(Condition::Expr(_)) => {
+                match self.s.run.templates.eval(&format!("{pointer}/if"), &ctx) {
+                    Ok(b) => b,
+                    Err(e) => return StepResult::failed(format!("`if` cannot be evaluated: {e}")),
+                }
+            }
         };
         if !run_it {
             return StepResult::skipped(match &step.condition {
@@ -453,7 +442,7 @@ impl Engine {
             env.extend(a.env.clone());
         }
         match render_env(
-            &self.s.templates,
+            &self.s.run.templates,
             &format!("{pointer}/env"),
             &step.env,
             &ctx,
@@ -461,7 +450,7 @@ impl Engine {
             Ok(step_env) => env.extend(step_env),
             Err(e) => return StepResult::failed(e),
         }
-        let cwd = match step_cwd(&self.s.checkout, step.workdir.as_deref()) {
+        let cwd = match step_cwd(&self.s.run.checkout, step.workdir.as_deref()) {
             Ok(c) => c,
             Err(e) => return StepResult::failed(e),
         };
@@ -501,7 +490,7 @@ impl Engine {
             self.timed_out = true;
             result.message = Some(format!(
                 "timed out: the run's time budget ({}) ran out",
-                humantime::format_duration(self.s.playbook.timeout.0)
+                humantime::format_duration(self.s.run.playbook.timeout.0)
             ));
         }
         result
@@ -585,8 +574,8 @@ impl Engine {
 
     /// Writes `run.json` (a failure to write is logged, not fatal).
     fn save(&self) {
-        if let Err(e) = self.report.write_json(&self.s.run_dir) {
-            tracing::warn!(error = %e, dir = %self.s.run_dir.display(), "failed to write run.json");
+        if let Err(e) = self.report.write_json(&self.s.run.run_dir) {
+            tracing::warn!(error = %e, dir = %self.s.run.run_dir.display(), "failed to write run.json");
         }
     }
 
@@ -597,7 +586,7 @@ impl Engine {
         env: &EnvMap,
         ctx: &Value,
     ) -> Result<BTreeMap<String, String>, String> {
-        render_env(&self.s.templates, pointer, env, ctx)
+        render_env(&self.s.run.templates, pointer, env, ctx)
     }
 
     pub(crate) fn snapshot_changed_since(

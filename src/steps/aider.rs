@@ -353,15 +353,15 @@ fn argv_path(p: &str) -> String {
 }
 
 pub async fn run(s: &Services, call: &StepCall<'_>, spec: &AiderSpec) -> StepResult {
-    let files_dir = s.run_dir.join("prompts");
+    let files_dir = s.run.run_dir.join("prompts");
     let at = Where {
-        checkout: &s.checkout,
+        checkout: &s.run.checkout,
         cwd: &call.cwd,
         files_dir: &files_dir,
         stem: &call.stem,
         env: &call.env,
-        parent_env: &s.parent_env,
-        program: &s.options.aider_program,
+        parent_env: &s.run.parent_env,
+        program: &s.run.options.aider_program,
     };
     let inv = match prepare(spec, &|field| call.render(s, field), &at) {
         Ok(inv) => inv,
@@ -379,7 +379,7 @@ pub async fn run(s: &Services, call: &StepCall<'_>, spec: &AiderSpec) -> StepRes
         }
     }
     if let Some(base) = &inv.probe
-        && let Err(e) = ollama::probe(base, &inv.model, s.options.probe_timeout).await
+        && let Err(e) = ollama::probe(base, &inv.model, s.run.options.probe_timeout).await
     {
         return StepResult::failed(e.to_string());
     }

@@ -25,9 +25,9 @@ pub async fn run(s: &Services, call: &StepCall<'_>, _spec: &CommentSpec) -> Step
         Ok(b) => s.masker.mask(&b),
         Err(e) => return StepResult::failed(e),
     };
-    let repo = &s.task.repo.full_name;
-    let issue = s.task.issue.number;
-    let (log, message) = match &s.github {
+    let repo = &s.run.task.repo.full_name;
+    let issue = s.run.task.issue.number;
+    let (log, message) = match &s.run.github {
         None => {
             let text = format!(
                 "comment: not sent (no GitHub credentials). It would comment on {repo}#{issue}:\n{body}\n"

@@ -148,8 +148,8 @@ fn parse_bool(s: &str) -> Option<bool> {
 
 pub async fn run(s: &Services, call: &StepCall<'_>, spec: &PrOpenSpec) -> StepResult {
     let target = Target {
-        branch: &s.branch,
-        default_base: &s.task.repo.default_branch,
+        branch: &s.run.branch,
+        default_base: &s.run.task.repo.default_branch,
         masker: &s.masker,
     };
     let req = match render(spec, &target, &|field| call.render(s, field)) {
@@ -170,11 +170,11 @@ pub async fn run(s: &Services, call: &StepCall<'_>, spec: &PrOpenSpec) -> StepRe
         Ok(None) => {}
         Err(e) => return StepResult::failed(format!("failed to commit the changes: {e}")),
     }
-    let repo = &s.task.repo.full_name;
-    let Some(github) = &s.github else {
+    let repo = &s.run.task.repo.full_name;
+    let Some(github) = &s.run.github else {
         let text = format!(
             "pr_open: not sent (no GitHub credentials). It would push branch `{}` and open this pull request on {repo}:\n{}",
-            s.branch,
+            s.run.branch,
             req.describe()
         );
         print!("{text}");
@@ -187,13 +187,13 @@ pub async fn run(s: &Services, call: &StepCall<'_>, spec: &PrOpenSpec) -> StepRe
             Some("not sent: no GitHub credentials (printed instead)".into()),
         );
     };
-    if let Some(target) = &s.push
+    if let Some(target) = &s.run.push
         && let Err(e) = push(s, call, target, &mut log).await
     {
         return finish_failed(s, call, log, e);
     }
     let talk = async {
-        if let Some(open) = github.find_open_pr(repo, &s.branch).await? {
+        if let Some(open) = github.find_open_pr(repo, &s.run.branch).await? {
             let pr = github
                 .update_pr(repo, open.number, &req.pr.title, &req.pr.body)
                 .await?;
@@ -203,7 +203,7 @@ pub async fn run(s: &Services, call: &StepCall<'_>, spec: &PrOpenSpec) -> StepRe
             Ok(pr) => Ok((pr, true)),
             // Someone (an earlier delivery of the task) opened it meanwhile: update that one.
             Err(e) if e.status() == Some(422) => {
-                match github.find_open_pr(repo, &s.branch).await? {
+                match github.find_open_pr(repo, &s.run.branch).await? {
                     Some(open) => Ok((
                         github
                             .update_pr(repo, open.number, &req.pr.title, &req.pr.body)
@@ -275,7 +275,7 @@ async fn push(
     let mut sup = call.supervision(s);
     sup.log = None;
     let ls = target
-        .ls_remote(&s.checkout, &s.parent_env, &s.branch)
+        .ls_remote(&s.run.checkout, &s.run.parent_env, &s.run.branch)
         .map_err(|e| e.to_string())?;
     let seen = process::run(&ls, &sup, None)
         .await
@@ -287,16 +287,21 @@ async fn push(
             seen.captured.output.trim()
         ));
     }
-    let expected = parse_ls_remote(&seen.captured.stdout, &s.branch);
+    let expected = parse_ls_remote(&seen.captured.stdout, &s.run.branch);
     let cmd = target
-        .push(&s.checkout, &s.parent_env, &s.branch, expected.as_deref())
+        .push(
+            &s.run.checkout,
+            &s.run.parent_env,
+            &s.run.branch,
+            expected.as_deref(),
+        )
         .map_err(|e| e.to_string())?;
     let pushed = process::run(&cmd, &sup, None)
         .await
         .map_err(|e| e.to_string())?;
     log.push_str(&pushed.captured.output);
     if pushed.ending == Ending::Exited(0) {
-        let _ = writeln!(log, "pushed branch {}", s.branch);
+        let _ = writeln!(log, "pushed branch {}", s.run.branch);
         Ok(())
     } else {
         Err(format!(
@@ -323,7 +328,7 @@ pub(crate) async fn bounded<T>(
     tokio::select! {
         v = fut => Bounded::Done(v),
         () = tokio::time::sleep_until(call.deadline) => Bounded::TimedOut,
-        () = s.cancel.cancelled() => Bounded::Cancelled,
+        () = s.run.cancel.cancelled() => Bounded::Cancelled,
     }
 }
 

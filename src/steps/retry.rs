@@ -132,7 +132,7 @@ impl Engine {
         let mut outcome = None;
         for (i, entry) in spec.attempts.iter().enumerate() {
             let number = u32::try_from(i + 1).unwrap_or(u32::MAX);
-            if self.s.cancel.is_cancelled() {
+            if self.s.run.cancel.is_cancelled() {
                 outcome = Some(StepResult::with_status(
                     StepStatus::Cancelled,
                     "the run was cancelled",
@@ -213,6 +213,7 @@ impl Engine {
                     let ctx = self.ctx(&inner);
                     match self
                         .s
+                        .run
                         .templates
                         .eval(&format!("{pointer}/retry/until"), &ctx)
                     {

@@ -11,7 +11,7 @@ use crate::template::SiteKind;
 const MAX_ARG: usize = 128 * 1024 - 1;
 
 pub async fn run(s: &Services, call: &StepCall<'_>) -> StepResult {
-    let command = match s.templates.render(
+    let command = match s.run.templates.render(
         SiteKind::Shell,
         &format!("{}/shell", call.pointer),
         &call.ctx,

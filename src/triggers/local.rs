@@ -25,16 +25,32 @@ use crate::template::context::{ContextBase, run_value};
 use crate::template::{SiteKind, Templates, sites};
 
 /// The options of `codingworker run`.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, clap::Args)]
 pub struct LocalRun {
+    /// The playbook.
     pub playbook: PathBuf,
+    /// The issue: a task message or a GitHub `issues` webhook payload (JSON).
+    #[arg(long)]
     pub issue: PathBuf,
+    /// The git repository to work on (default: the current directory). Its working tree is
+    /// never touched; the run branch is created in it.
+    #[arg(long)]
     pub repo: Option<PathBuf>,
+    /// Print the plan (rendered templates, argv, every attempt) and change nothing.
+    #[arg(long)]
     pub dry_run: bool,
+    /// Where to write run.json, summary.md and logs (default: WORKDIR/runs/RUN_ID).
+    #[arg(long)]
     pub out: Option<PathBuf>,
+    /// Worktrees and runs go here (default: $CODINGWORKER_WORKDIR or ~/.codingworker).
+    #[arg(long)]
     pub workdir: Option<PathBuf>,
+    /// Restart the run branch from HEAD if it exists (removes that branch's old worktree).
+    #[arg(long)]
     pub force: bool,
-    /// Send to GitHub (needs `GITHUB_TOKEN`); otherwise `pr_open`/`comment` print.
+    /// Push and talk to GitHub with $GITHUB_TOKEN ($GITHUB_API_URL for another API). Without
+    /// it, pr_open and comment print what they would send.
+    #[arg(long)]
     pub github: bool,
 }
 
