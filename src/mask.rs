@@ -68,14 +68,6 @@ impl Masker {
         Self::new(values)
     }
 
-    /// Adds a value to mask (e.g. a token read from elsewhere).
-    pub fn add(&mut self, value: &str) {
-        if value.len() >= MIN_SECRET_LEN && !self.secrets.iter().any(|s| s == value) {
-            self.secrets.push(value.to_owned());
-            self.secrets.sort_by_key(|s| std::cmp::Reverse(s.len()));
-        }
-    }
-
     pub fn mask(&self, text: &str) -> String {
         let mut out = text.to_owned();
         for s in &self.secrets {
