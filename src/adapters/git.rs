@@ -257,14 +257,7 @@ impl Workspace {
     /// is not touched.)
     pub fn content_tree(&self) -> Result<Oid, GitError> {
         let repo = self.open()?;
-        let mut index = repo.index()?;
-        index
-            .add_all(["*"], IndexAddOption::DEFAULT, None)
-            .map_err(context("failed to read the checkout"))?;
-        index
-            .update_all(["*"], None)
-            .map_err(context("failed to read the checkout"))?;
-        Ok(index.write_tree()?)
+        Ok(stage_all(&repo)?.write_tree()?)
     }
 
     /// Whether the checkout's content differs from `before` (a [`Self::content_tree`]) in a
@@ -326,13 +319,7 @@ impl Workspace {
     /// there was nothing to commit.
     pub fn commit_all(&self, message: &str) -> Result<Option<Oid>, GitError> {
         let repo = self.open()?;
-        let mut index = repo.index()?;
-        index
-            .add_all(["*"], IndexAddOption::DEFAULT, None)
-            .map_err(context("failed to stage changes"))?;
-        index
-            .update_all(["*"], None)
-            .map_err(context("failed to stage deletions"))?;
+        let mut index = stage_all(&repo)?;
         index.write()?;
         let tree_id = index.write_tree()?;
         let parent = repo.head().ok().and_then(|h| h.peel_to_commit().ok());
@@ -357,6 +344,19 @@ impl Workspace {
                 c.get_string("user.name").is_ok() && c.get_string("user.email").is_ok()
             })
     }
+}
+
+/// The index with every change of the checkout staged: new, modified and deleted files,
+/// ignored ones left out. Nothing is written to disk.
+fn stage_all(repo: &Repository) -> Result<git2::Index, GitError> {
+    let mut index = repo.index()?;
+    index
+        .add_all(["*"], IndexAddOption::DEFAULT, None)
+        .map_err(context("failed to stage changes"))?;
+    index
+        .update_all(["*"], None)
+        .map_err(context("failed to stage deletions"))?;
+    Ok(index)
 }
 
 /// The identity of our own commits: the repository's, else codingworker's.

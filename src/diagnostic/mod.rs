@@ -69,6 +69,15 @@ impl Diagnostic {
         self
     }
 
+    /// Adds a label when there is one (a "did you mean").
+    #[must_use]
+    pub fn label_opt(mut self, label: Option<String>) -> Self {
+        if label.is_some() {
+            self.label = label;
+        }
+        self
+    }
+
     #[must_use]
     pub fn help(mut self, help: impl Into<String>) -> Self {
         self.help = Some(help.into());

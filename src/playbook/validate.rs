@@ -360,20 +360,15 @@ impl Checker<'_> {
             if !templates.has_filter(name) {
                 let d = Diagnostic::error("unknown-filter", format!("unknown filter `{name}`"))
                     .at(self.locate_at(site, at, name));
-                self.out.push(match did_you_mean(name, KNOWN_FILTERS) {
-                    Some(h) => d.label(h),
-                    None => d,
-                });
+                self.out
+                    .push(d.label_opt(did_you_mean(name, KNOWN_FILTERS)));
             }
         }
         for (at, name) in scan::tests(&code) {
             if !templates.has_test(name) {
                 let d = Diagnostic::error("unknown-test", format!("unknown test `{name}`"))
                     .at(self.locate_at(site, at, name));
-                self.out.push(match did_you_mean(name, KNOWN_TESTS) {
-                    Some(h) => d.label(h),
-                    None => d,
-                });
+                self.out.push(d.label_opt(did_you_mean(name, KNOWN_TESTS)));
             }
         }
         for (at, name) in scan::uncalled(&code, &FUNCTIONS) {

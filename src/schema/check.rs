@@ -64,10 +64,7 @@ impl SchemaChecker {
                     let d = Diagnostic::error("unknown-field", format!("unknown field `{field}`{place}"))
                         .at(doc.key_span(&pointer_push(pointer, field)))
                         .help(format!("the fields here are {}", list(&allowed)));
-                    out.push(match did_you_mean(field, allowed.iter().map(String::as_str)) {
-                        Some(hint) => d.label(hint),
-                        None => d,
-                    });
+                    out.push(d.label_opt(did_you_mean(field, allowed.iter().map(String::as_str))));
                 }
                 return;
             }
