@@ -35,6 +35,9 @@ pub enum Error {
     /// A playbook with errors; the diagnostics are already rendered.
     #[error("{path} is not a valid playbook:\n\n{rendered}")]
     InvalidPlaybook { path: String, rendered: String },
+    /// A worker config with errors; the diagnostics are already rendered.
+    #[error("{path} is not a valid worker config:\n\n{rendered}")]
+    InvalidConfig { path: String, rendered: String },
     #[error("{0}")]
     Setup(String),
     /// An error already shown to the user; only its exit code is left to give.

@@ -11,3 +11,4 @@ mod run_github;
 mod run_hostile;
 mod run_plan;
 mod schemas;
+mod worker;

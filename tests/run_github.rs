@@ -152,7 +152,7 @@ fn github_errors_fail_the_step_and_never_show_the_token() {
     let s = Sandbox::new();
     let remote = s.bare_remote();
     let gh = FakeGitHub::start(TOKEN);
-    // A passing 502 is retried; four 500s in a row are not retried forever.
+    // A passing 502 is retried; 500s in a row are not retried forever (4 retries).
     gh.fail_next("POST /repos/acme/demo/pulls", &[502]);
     let task = s.task_from("pass", "b", remote.to_str().unwrap());
     let ran = run(&s, &gh, &task, &[]);
@@ -162,9 +162,19 @@ fn github_errors_fail_the_step_and_never_show_the_token() {
     let s = Sandbox::new();
     let remote = s.bare_remote();
     let gh = FakeGitHub::start(TOKEN);
-    gh.fail_next("POST /repos/acme/demo/pulls", &[500, 500, 500, 500]);
+    gh.fail_next("POST /repos/acme/demo/pulls", &[500, 500, 500, 500, 500]);
     let task = s.task_from("pass", "b", remote.to_str().unwrap());
-    let ran = run(&s, &gh, &task, &[]);
+    let pb = s.write("playbook.yml", PLAYBOOK);
+    let ran = s.run_file(
+        &pb,
+        &task,
+        &["--github"],
+        &[
+            ("GITHUB_TOKEN", TOKEN),
+            ("GITHUB_API_URL", &gh.url),
+            ("CODINGWORKER_GITHUB_BACKOFF", "10ms"),
+        ],
+    );
     assert_eq!(ran.code, 1);
     let report = s.report();
     assert_eq!(report["steps"][2]["status"], "failure");

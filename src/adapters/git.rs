@@ -369,17 +369,17 @@ fn signature(repo: &Repository) -> Signature<'static> {
 /// Name and e-mail used when the repository has no identity configured.
 pub const IDENTITY: (&str, &str) = ("codingworker", "codingworker@localhost");
 
-/// Where `pr_open` pushes the run branch.
+/// A remote repository: where the worker fetches from and `pr_open` pushes the run branch.
 #[derive(Clone)]
-pub struct PushTarget {
+pub struct Remote {
     pub url: String,
     /// For https remotes; sent as an HTTP header, for the remote's host only.
     pub token: Option<String>,
 }
 
-impl std::fmt::Debug for PushTarget {
+impl std::fmt::Debug for Remote {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("PushTarget")
+        f.debug_struct("Remote")
             .field("url", &self.url)
             .field("token", &self.token.as_ref().map(|_| "***"))
             .finish()
@@ -400,12 +400,12 @@ const HARDENING: [&str; 8] = [
     "protocol.ext.allow=never",
 ];
 
-impl PushTarget {
+impl Remote {
     /// A git command in `dir` with a scrubbed environment: the basics from `parent`,
     /// `SSH_AUTH_SOCK` for ssh remotes, and the token as an `http.<origin>/.extraHeader`
     /// through `GIT_CONFIG_*` (never on the command line, never on disk; a URL rewritten to
     /// another host does not get it).
-    fn git(
+    pub(crate) fn git(
         &self,
         dir: &Path,
         parent: &std::collections::BTreeMap<String, String>,
@@ -487,6 +487,29 @@ impl PushTarget {
         ))
     }
 
+    /// Fetches `branch` of the remote into `refs/remotes/origin/BRANCH` of the (bare)
+    /// repository `dir`.
+    pub fn fetch(
+        &self,
+        dir: &Path,
+        parent: &std::collections::BTreeMap<String, String>,
+        branch: &str,
+    ) -> Result<crate::process::Command, GitError> {
+        self.check_url()?;
+        let refspec = format!("+refs/heads/{branch}:refs/remotes/origin/{branch}");
+        Ok(self.git(
+            dir,
+            parent,
+            &[
+                "fetch",
+                "--no-tags",
+                "--no-write-fetch-head",
+                &self.url,
+                &refspec,
+            ],
+        ))
+    }
+
     fn check_url(&self) -> Result<(), GitError> {
         if self.url.starts_with('-') || self.url.is_empty() {
             return Err(GitError(format!("`{}` is not a repository URL", self.url)));
@@ -532,7 +555,7 @@ mod tests {
         );
         assert_eq!(origin_of("/srv/git/r.git"), None);
         assert_eq!(origin_of("git@github.com:o/r.git"), None);
-        let target = PushTarget {
+        let target = Remote {
             url: "https://github.com/o/r.git".into(),
             token: Some("tok".into()),
         };
@@ -554,7 +577,7 @@ mod tests {
         );
         assert!(cmd.args.contains(&"core.hooksPath=/dev/null".to_owned()));
         assert!(
-            PushTarget {
+            Remote {
                 url: "--upload-pack=x".into(),
                 token: None
             }

@@ -2,4 +2,5 @@
 
 pub mod git;
 pub mod github;
+pub mod mirror;
 pub mod ollama;

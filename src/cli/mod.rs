@@ -5,6 +5,7 @@ mod progress;
 mod run;
 mod schema;
 mod validate;
+mod worker;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -14,6 +15,7 @@ use clap::{Parser, Subcommand};
 use crate::error::{Error, Outcome};
 use crate::schema::SchemaKind;
 use crate::triggers::local::LocalRun;
+use crate::triggers::worker::WorkerArgs;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -53,6 +55,30 @@ pub enum Command {
     },
     /// Run one issue locally in a fresh worktree of the repository (or print the plan).
     Run(LocalRun),
+    /// Long-poll the SQS queue and turn tasks into pull requests.
+    Worker(WorkerArgs),
+    /// Print which playbook a task would get from the worker's routes, and why.
+    Route {
+        /// The worker's configuration file.
+        #[arg(long)]
+        config: PathBuf,
+        /// The task: a task message or a GitHub `issues` webhook payload (JSON).
+        #[arg(long)]
+        issue: PathBuf,
+    },
+    /// Send a task to the queue (to try a setup). AWS settings come from the environment.
+    Enqueue {
+        /// The queue's URL.
+        #[arg(long, env = "CODINGWORKER_QUEUE_URL")]
+        queue_url: String,
+        /// The task: a task message or a GitHub `issues` webhook payload (JSON); it is sent
+        /// as a task message v1.
+        #[arg(long)]
+        issue: PathBuf,
+        /// Send the file as it is, unchecked (to see how a worker handles a bad message).
+        #[arg(long)]
+        raw: bool,
+    },
     /// Write a starter .codingworker.yml for the repository (detects cargo, go, npm, pytest).
     Init {
         /// The repository (default: the current directory).
@@ -86,6 +112,13 @@ fn run(cli: Cli) -> Result<Outcome, Error> {
         Command::Schema { kind } => schema::run(kind),
         Command::Run(opts) => run::run(&opts),
         Command::Init { dir, force } => init::run(&dir, force),
+        Command::Worker(args) => crate::triggers::worker::run(&args),
+        Command::Route { config, issue } => worker::route(&config, &issue),
+        Command::Enqueue {
+            queue_url,
+            issue,
+            raw,
+        } => worker::enqueue(&queue_url, &issue, raw),
     }
 }
 

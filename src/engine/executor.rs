@@ -18,7 +18,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::report::{AttemptInfo, RunReport, RunStatus, StepReport};
 use super::state::{StepResult, StepStatus, millis};
-use crate::adapters::git::{IDENTITY, PushTarget, Workspace};
+use crate::adapters::git::{IDENTITY, Remote, Workspace};
 use crate::adapters::github::GitHub;
 use crate::mask::Masker;
 use crate::playbook::model::{Playbook, Step, StepKind};
@@ -80,9 +80,18 @@ pub struct RunInput {
     /// `None`: `pr_open` and `comment` print what they would send.
     pub github: Option<Arc<dyn GitHub>>,
     /// Where `pr_open` pushes; `None`: it commits but does not push.
-    pub push: Option<PushTarget>,
+    pub push: Option<Remote>,
     pub options: EngineOptions,
     pub cancel: CancellationToken,
+    /// What is left of the run's budget when it is less than the playbook's `timeout` (a
+    /// task redelivered after a crash); `None`: the whole `timeout`.
+    pub budget: Option<Duration>,
+    /// Names of variables that hold the worker's own credentials (e.g. its configured
+    /// GitHub token variable): never exposed as secrets, always masked.
+    pub credentials: Vec<String>,
+    /// The worker's idempotency key of the task: comments carry it in a hidden marker, so
+    /// that a redelivered task does not comment twice. `None` for local runs.
+    pub task_key: Option<String>,
 }
 
 /// A run that could not start.
@@ -205,7 +214,9 @@ impl Engine {
             .secrets
             .iter()
             .map(|s| s.0.clone())
-            .partition(|name| !child_env::is_worker_credential(name));
+            .partition(|name| {
+                !child_env::is_worker_credential(name) && !input.credentials.contains(name)
+            });
         for name in &refused {
             tracing::warn!(secret = %name, "the worker's GitHub token and AWS credentials never reach processes; not exposed");
         }
@@ -221,11 +232,15 @@ impl Engine {
         for name in listed.iter().filter(|n| !secrets.contains_key(*n)) {
             tracing::warn!(secret = %name, "secret listed by the playbook is not set in the environment; templates that read it will fail");
         }
-        let masker = Masker::for_environment(&input.parent_env, &listed);
+        let masked: Vec<String> = listed.iter().chain(&input.credentials).cloned().collect();
+        let masker = Masker::for_environment(&input.parent_env, &masked);
         let base = ContextBase::new(&input.task, &input.playbook.vars, &secrets);
         let workspace = Workspace::new(&input.checkout);
         let started = Instant::now();
-        let deadline = started + input.playbook.timeout.0;
+        let budget = input.budget.map_or(input.playbook.timeout.0, |b| {
+            b.min(input.playbook.timeout.0)
+        });
+        let deadline = started + budget;
 
         let mut env = child_env::passthrough(&input.parent_env);
         issue_env(&input.task, &input.branch, &input.run_dir, &mut env);

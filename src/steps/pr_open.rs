@@ -42,7 +42,7 @@ pub struct PrOpenSpec {
 
 use std::fmt::Write as _;
 
-use crate::adapters::git::{PushTarget, parse_ls_remote};
+use crate::adapters::git::{Remote, parse_ls_remote};
 use crate::adapters::github::NewPullRequest;
 use crate::engine::executor::{Services, StepCall};
 use crate::engine::report::PrRef;
@@ -269,7 +269,7 @@ pub async fn run(s: &Services, call: &StepCall<'_>, spec: &PrOpenSpec) -> StepRe
 async fn push(
     s: &Services,
     call: &StepCall<'_>,
-    target: &PushTarget,
+    target: &Remote,
     log: &mut String,
 ) -> Result<(), String> {
     let mut sup = call.supervision(s);

@@ -11,15 +11,16 @@ use std::sync::Arc;
 
 use tokio_util::sync::CancellationToken;
 
-use crate::adapters::git::{PushTarget, SourceRepo};
-use crate::adapters::github::{GitHub, OctocrabGitHub};
+use crate::adapters::git::{Remote, SourceRepo};
+use crate::adapters::github::{GitHub, OctocrabGitHub, RetryPolicy};
 use crate::diagnostic::render_human;
 use crate::engine::executor::{Engine, EngineOptions, RunInput};
 use crate::engine::plan::{self, PlanInput};
 use crate::engine::report::{RunReport, RunStatus, format_ms};
 use crate::error::{Error, Outcome};
-use crate::playbook::{Playbook, load_file};
+use crate::playbook::{Playbook, load_source};
 use crate::process::env as child_env;
+use crate::source::SourceFile;
 use crate::task::Task;
 use crate::template::context::{ContextBase, run_value};
 use crate::template::{SiteKind, Templates, sites};
@@ -62,7 +63,12 @@ pub struct Prepared {
 
 /// Loads and compiles a playbook; any error becomes exit code 2 with the diagnostics.
 pub fn prepare_playbook(path: &Path) -> Result<Prepared, Error> {
-    let loaded = load_file(path)?;
+    prepare_source(SourceFile::read(path)?)
+}
+
+/// [`prepare_playbook`] for a playbook already read.
+pub fn prepare_source(source: SourceFile) -> Result<Prepared, Error> {
+    let loaded = load_source(source);
     let warnings: Vec<_> = loaded
         .diagnostics
         .iter()
@@ -228,7 +234,7 @@ pub fn run(opts: &LocalRun) -> Result<Outcome, Error> {
         .map_err(Error::io("failed to start the async runtime"))?;
     // The GitHub client spawns its connection tasks on the runtime it is built in.
     let _entered = runtime.enter();
-    let (github, push): (Option<Arc<dyn GitHub>>, Option<PushTarget>) = if opts.github {
+    let (github, push): (Option<Arc<dyn GitHub>>, Option<Remote>) = if opts.github {
         let token = env
             .get("GITHUB_TOKEN")
             .filter(|t| !t.is_empty())
@@ -236,8 +242,10 @@ pub fn run(opts: &LocalRun) -> Result<Outcome, Error> {
         let api = env
             .get("GITHUB_API_URL")
             .map_or("https://api.github.com", String::as_str);
-        let client = OctocrabGitHub::new(token, api).map_err(|e| Error::Setup(e.to_string()))?;
-        let push = PushTarget {
+        let client = OctocrabGitHub::new(token, api)
+            .map_err(|e| Error::Setup(e.to_string()))?
+            .with_policy(RetryPolicy::from_env(&env));
+        let push = Remote {
             url: task.repo.clone_url.clone(),
             token: task
                 .repo
@@ -265,6 +273,9 @@ pub fn run(opts: &LocalRun) -> Result<Outcome, Error> {
         push,
         options,
         cancel: cancel.clone(),
+        budget: None,
+        credentials: Vec::new(),
+        task_key: None,
     };
     let mut engine = Engine::new(input).map_err(|e| Error::Setup(e.to_string()))?;
     source

@@ -76,7 +76,7 @@ impl FakeGitHub {
             )
             .route(
                 "/repos/{owner}/{repo}/issues/{number}/comments",
-                post(create_comment),
+                post(create_comment).get(list_comments),
             )
             .route(
                 "/repos/{owner}/{repo}/issues/{number}/labels",
@@ -145,12 +145,18 @@ fn gate(state: &Shared, headers: &HeaderMap, route: String) -> Result<(), Box<Re
         && !queue.is_empty()
     {
         let status = StatusCode::from_u16(queue.remove(0)).unwrap();
-        return Err((
+        let mut response = (
             status,
             axum::Json(json!({"message": format!("injected {}", status.as_u16())})),
         )
-            .into_response()
-            .into());
+            .into_response();
+        // Like GitHub's secondary rate limit: come back in a second.
+        if status == StatusCode::TOO_MANY_REQUESTS {
+            response
+                .headers_mut()
+                .insert("retry-after", "1".parse().unwrap());
+        }
+        return Err(response.into());
     }
     Ok(())
 }
@@ -353,6 +359,69 @@ async fn add_labels(
     axum::Json(Value::Array(names.iter().map(|n| label(n)).collect())).into_response()
 }
 
+/// Comments of an issue, paginated like GitHub (`per_page`, `page`, a `Link` header).
+async fn list_comments(
+    State(s): State<Shared>,
+    Path((owner, repo, number)): Path<(String, String, u64)>,
+    Query(q): Query<HashMap<String, String>>,
+    headers: HeaderMap,
+) -> Response {
+    if let Err(r) = gate(
+        &s,
+        &headers,
+        format!("GET /repos/{owner}/{repo}/issues/{number}/comments"),
+    ) {
+        return *r;
+    }
+    let per_page: usize = q
+        .get("per_page")
+        .and_then(|p| p.parse().ok())
+        .unwrap_or(30)
+        .min(100);
+    let page: usize = q
+        .get("page")
+        .and_then(|p| p.parse().ok())
+        .unwrap_or(1)
+        .max(1);
+    let st = s.lock().unwrap();
+    let full = format!("{owner}/{repo}");
+    let all: Vec<Value> = st
+        .comments
+        .iter()
+        .enumerate()
+        .filter(|(_, c)| c.repo == full && c.issue == number)
+        .map(|(i, c)| comment_json(&owner, &repo, number, i + 1, &c.body))
+        .collect();
+    let items: Vec<Value> = all
+        .iter()
+        .skip((page - 1) * per_page)
+        .take(per_page)
+        .cloned()
+        .collect();
+    let mut response = axum::Json(Value::Array(items)).into_response();
+    if page * per_page < all.len() {
+        let host = headers
+            .get("host")
+            .and_then(|h| h.to_str().ok())
+            .unwrap_or("localhost");
+        let link = format!(
+            "<http://{host}/repos/{owner}/{repo}/issues/{number}/comments?per_page={per_page}&page={}>; rel=\"next\"",
+            page + 1
+        );
+        response.headers_mut().insert("link", link.parse().unwrap());
+    }
+    response
+}
+
+fn comment_json(owner: &str, repo: &str, number: u64, id: usize, body: &str) -> Value {
+    json!({
+        "id": id, "node_id": format!("IC_{id}"),
+        "url": format!("https://api.github.com/repos/{owner}/{repo}/issues/comments/{id}"),
+        "html_url": format!("https://github.com/{owner}/{repo}/issues/{number}#issuecomment-{id}"),
+        "body": body, "user": user("codingworker-bot"), "created_at": "2026-11-21T00:00:00Z", "updated_at": "2026-11-21T00:00:00Z"
+    })
+}
+
 async fn create_comment(
     State(s): State<Shared>,
     Path((owner, repo, number)): Path<(String, String, u64)>,
@@ -374,11 +443,6 @@ async fn create_comment(
         body: text.clone(),
     });
     let id = st.comments.len();
-    let json = json!({
-        "id": id, "node_id": format!("IC_{id}"),
-        "url": format!("https://api.github.com/repos/{owner}/{repo}/issues/comments/{id}"),
-        "html_url": format!("https://github.com/{owner}/{repo}/issues/{number}#issuecomment-{id}"),
-        "body": text, "user": user("codingworker-bot"), "created_at": "2026-11-21T00:00:00Z", "updated_at": "2026-11-21T00:00:00Z"
-    });
+    let json = comment_json(&owner, &repo, number, id, &text);
     (StatusCode::CREATED, axum::Json(json)).into_response()
 }

@@ -14,6 +14,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use serde_json::Value;
 
 pub mod fake_github;
+pub mod sqs;
 
 pub const BIN: &str = env!("CARGO_BIN_EXE_codingworker");
 

@@ -1,0 +1,45 @@
+//! `codingworker worker`, `route` and `enqueue`: the queue side of the command line.
+
+use std::path::Path;
+
+use crate::error::{Error, Outcome};
+use crate::process::env as child_env;
+use crate::task::Task;
+use crate::triggers::worker::{config, queue::Queue, route};
+
+/// `codingworker route --config worker.yml --issue FILE`: which playbook a task gets, and why.
+pub fn route(config_path: &Path, issue: &Path) -> Result<Outcome, Error> {
+    let env = child_env::current();
+    let settings = config::load(config_path, &env)?;
+    let task = Task::from_file(issue)?;
+    let (text, routed) = route::explain(&settings, &task);
+    print!("{text}");
+    Ok(if routed {
+        Outcome::Success
+    } else {
+        Outcome::Failed
+    })
+}
+
+/// `codingworker enqueue --queue-url URL --issue FILE [--raw]`: sends a task.
+pub fn enqueue(queue_url: &str, issue: &Path, raw: bool) -> Result<Outcome, Error> {
+    let body = if raw {
+        std::fs::read_to_string(issue)
+            .map_err(Error::io(format!("failed to read {}", issue.display())))?
+    } else {
+        // Either form goes out as the task message v1.
+        let task = Task::from_file(issue)?;
+        serde_json::to_string(&task).expect("a task serialises")
+    };
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(Error::io("failed to start the async runtime"))?;
+    let id = runtime.block_on(async {
+        let queue = Queue::connect(queue_url).await;
+        queue.send(&body).await
+    });
+    let id = id.map_err(|e| Error::Setup(e.to_string()))?;
+    println!("sent {} to {queue_url} (message {id})", issue.display());
+    Ok(Outcome::Success)
+}

@@ -1,0 +1,807 @@
+//! One message, from receipt to deletion or release.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::time::Instant;
+use tracing::Instrument;
+
+use super::config::{PlaybookRef, REPO_PLAYBOOK_FILE};
+use super::queue::{Queue, Received};
+use super::route;
+use super::state::{self, Phase, RunRecord, TaskState};
+use super::{Stats, Worker};
+use crate::adapters::git::Remote;
+use crate::adapters::mirror::{self, Mirror};
+use crate::engine::executor::{Engine, RunInput};
+use crate::engine::report::{RunReport, RunStatus};
+use crate::engine::state::StepStatus;
+use crate::error::Error;
+use crate::mask::Masker;
+use crate::process::Supervision;
+use crate::source::SourceFile;
+use crate::steps::comment;
+use crate::task::Task;
+use crate::triggers::local::{Prepared, branch_name, new_run_id, prepare_source};
+
+/// What becomes of a message.
+#[derive(Debug)]
+enum Disposition {
+    /// A final result: delete it.
+    Delete(&'static str),
+    /// Hand it back after `after` (zero: at once, for the redrive policy to take it).
+    Release { after: Duration, why: &'static str },
+}
+
+/// A playbook chosen for a task, with the text it was read from.
+struct Chosen {
+    name: String,
+    hash: String,
+    prepared: Prepared,
+}
+
+/// The time a task may still run.
+const REPORTING_MARGIN: Duration = Duration::from_secs(10 * 60);
+/// How long fetching a repository may take.
+const FETCH_LIMIT: Duration = Duration::from_secs(15 * 60);
+
+impl Worker {
+    /// Handles one message to its end: never panics the worker, always deletes or
+    /// releases.
+    pub async fn handle(self: Arc<Self>, msg: Received) {
+        let span = tracing::info_span!("message", id = %msg.message_id);
+        async {
+            Stats::bump(&self.stats.received);
+            let heartbeat = Heartbeat::start(
+                self.queue.clone(),
+                msg.receipt.clone(),
+                self.settings.visibility_timeout,
+                Instant::now() + FETCH_LIMIT,
+            );
+            let disposition = self.process(&msg, &heartbeat).await;
+            drop(heartbeat);
+            self.settle(&msg, disposition).await;
+        }
+        .instrument(span)
+        .await
+    }
+
+    async fn settle(&self, msg: &Received, d: Disposition) {
+        match d {
+            Disposition::Delete(why) => match self.queue.delete(&msg.receipt).await {
+                Ok(()) => tracing::info!(reason = why, "message deleted"),
+                // Its task state says it is done: a redelivery only deletes it.
+                Err(e) => {
+                    tracing::warn!(error = %e, "failed to delete the message; it will come back and be deleted then")
+                }
+            },
+            Disposition::Release { after, why } => {
+                match self.queue.set_visibility(&msg.receipt, after).await {
+                    Ok(()) if after.is_zero() => {
+                        tracing::info!(reason = why, "message released")
+                    }
+                    Ok(()) => {
+                        tracing::info!(reason = why, retry_in = %humantime::format_duration(after), "message released")
+                    }
+                    Err(e) => {
+                        tracing::warn!(error = %e, reason = why, "failed to release the message; it comes back when its visibility timeout ends")
+                    }
+                }
+            }
+        }
+    }
+
+    async fn process(&self, msg: &Received, hb: &Heartbeat) -> Disposition {
+        tracing::info!(receive_count = msg.receive_count, "received");
+        let task = match Task::from_json(&msg.body, &format!("message {}", msg.message_id)) {
+            Ok(t) => t,
+            Err(e) => {
+                let n = Stats::bump(&self.stats.malformed);
+                tracing::error!(error = %e, malformed_total = n, "malformed message: not a task; released for the dead-letter queue");
+                return Disposition::Release {
+                    after: Duration::ZERO,
+                    why: "malformed",
+                };
+            }
+        };
+        let span = tracing::info_span!("task", task = %task.id, repo = %task.repo.full_name, issue = task.issue.number);
+        self.process_task(msg, task, hb).instrument(span).await
+    }
+
+    async fn process_task(&self, msg: &Received, task: Task, hb: &Heartbeat) -> Disposition {
+        if let Err(refusal) = route::allowed(&self.settings, &task) {
+            let n = Stats::bump(&self.stats.refused);
+            tracing::warn!(reason = %refusal, refused_total = n, "refused; released for the dead-letter queue");
+            return Disposition::Release {
+                after: Duration::ZERO,
+                why: "refused",
+            };
+        }
+        let routing = route::route(&self.settings, &task);
+        if routing.candidates.is_empty() {
+            let n = Stats::bump(&self.stats.unroutable);
+            tracing::warn!(
+                unroutable_total = n,
+                "unroutable: no route matches and there is no default_playbook; released for the dead-letter queue"
+            );
+            return Disposition::Release {
+                after: Duration::ZERO,
+                why: "unroutable",
+            };
+        }
+        // One task of an issue at a time: two deliveries must not share the run branch.
+        let _issue = self
+            .lock(format!(
+                "issue:{}#{}",
+                task.repo.full_name.to_ascii_lowercase(),
+                task.issue.number
+            ))
+            .await;
+
+        let remote = Remote {
+            url: task.repo.clone_url.clone(),
+            token: if task.repo.clone_url.starts_with("https://") {
+                self.token.clone()
+            } else {
+                None
+            },
+        };
+        let mirror = Mirror::for_repo(&self.dirs.repos, &task.repo.full_name);
+        self.busy
+            .lock()
+            .expect("busy set")
+            .insert(mirror.dir.clone());
+        let result = self
+            .work(msg, &task, &routing.candidates, &remote, &mirror, hb)
+            .await;
+        self.busy.lock().expect("busy set").remove(&mirror.dir);
+        let removed = mirror::prune_cache(
+            &self.dirs.repos,
+            self.settings.max_cached_repos,
+            &self
+                .busy
+                .lock()
+                .expect("busy set")
+                .iter()
+                .cloned()
+                .collect::<Vec<_>>(),
+        );
+        for dir in removed {
+            tracing::info!(mirror = %dir.display(), "removed a least recently used mirror");
+        }
+        result
+    }
+
+    async fn work(
+        &self,
+        msg: &Received,
+        task: &Task,
+        candidates: &[route::Candidate],
+        remote: &Remote,
+        mirror: &Mirror,
+        hb: &Heartbeat,
+    ) -> Disposition {
+        let tip = {
+            let _repo = self.lock(format!("repo:{}", mirror.dir.display())).await;
+            match mirror
+                .update(
+                    remote,
+                    &task.repo.default_branch,
+                    &self.env,
+                    &self.git_supervision(),
+                )
+                .await
+            {
+                Ok(tip) => tip,
+                Err(e) => {
+                    return self
+                        .passing(
+                            msg,
+                            task,
+                            None,
+                            format!("failed to fetch the repository: {e}"),
+                        )
+                        .await;
+                }
+            }
+        };
+        let chosen = match self.choose(task, candidates, mirror, tip) {
+            Ok(Some(c)) => c,
+            Ok(None) => {
+                let n = Stats::bump(&self.stats.unroutable);
+                tracing::warn!(
+                    unroutable_total = n,
+                    "unroutable: the route was the repository's own {REPO_PLAYBOOK_FILE}, which it does not have, and no route or default_playbook follows; released for the dead-letter queue"
+                );
+                return Disposition::Release {
+                    after: Duration::ZERO,
+                    why: "unroutable",
+                };
+            }
+            Err(problem) => {
+                // The repository's own playbook is invalid: its author needs to know.
+                return self.permanent(msg, task, None, problem).await;
+            }
+        };
+        tracing::info!(playbook = %chosen.name, "routed");
+
+        let key = state::key(task, &chosen.hash);
+        let mut st = match self.store.load(&key) {
+            Ok(Some(st)) => st,
+            Ok(None) => new_state(&key, task, &chosen),
+            Err(e) => {
+                // Keep the unreadable file for a person to look at; start over.
+                tracing::error!(error = %e, "task state unreadable; moved aside, the task starts over");
+                let path = self.dirs.tasks.join(format!("{key}.json"));
+                let _ = std::fs::rename(&path, path.with_extension("json.unreadable"));
+                new_state(&key, task, &chosen)
+            }
+        };
+
+        match st.phase {
+            Phase::Done => {
+                tracing::info!(
+                    reported = st.reported.as_deref().unwrap_or(""),
+                    "already done by an earlier delivery"
+                );
+                return Disposition::Delete("done by an earlier delivery");
+            }
+            Phase::GaveUp => {
+                tracing::info!(
+                    "given up by an earlier delivery; released for the dead-letter queue"
+                );
+                return Disposition::Release {
+                    after: Duration::ZERO,
+                    why: "given up earlier",
+                };
+            }
+            Phase::Finished => {
+                // The run ended; only its report to the issue is missing.
+                let why = st
+                    .failure
+                    .clone()
+                    .unwrap_or_else(|| "the run failed".into());
+                return self.report_and_finish(msg, task, &mut st, why, None).await;
+            }
+            Phase::Running => {}
+        }
+
+        let timeout = chosen.prepared.playbook.timeout.0;
+        let spent = Duration::from_millis(st.spent_ms);
+        let interrupted = st.runs.iter().filter(|r| r.status.is_none()).count();
+        if msg.receive_count > self.settings.max_receives || spent >= timeout {
+            let why = if spent >= timeout {
+                format!(
+                    "its time budget ({}) is spent: {} runs were interrupted (the worker crashed or was stopped)",
+                    humantime::format_duration(timeout),
+                    interrupted
+                )
+            } else {
+                format!(
+                    "the message was delivered {} times (max_receives is {})",
+                    msg.receive_count, self.settings.max_receives
+                )
+            };
+            return self.give_up(msg, task, Some(&mut st), why).await;
+        }
+        if interrupted > 0 {
+            tracing::info!(
+                interrupted,
+                spent = %humantime::format_duration(Duration::from_secs(spent.as_secs())),
+                "resuming: an earlier delivery's run did not finish; running again with what is left of the budget"
+            );
+        }
+        let budget = timeout - spent;
+        self.execute(msg, task, &chosen, &mut st, mirror, tip, budget, remote, hb)
+            .await
+    }
+
+    /// Runs the playbook and turns its report into a disposition.
+    #[allow(clippy::too_many_arguments)]
+    async fn execute(
+        &self,
+        msg: &Received,
+        task: &Task,
+        chosen: &Chosen,
+        st: &mut TaskState,
+        mirror: &Mirror,
+        tip: git2::Oid,
+        budget: Duration,
+        remote: &Remote,
+        hb: &Heartbeat,
+    ) -> Disposition {
+        let branch = match branch_name(&chosen.prepared, task, &self.env) {
+            Ok(b) => b,
+            Err(e) => return self.permanent(msg, task, Some(st), e.to_string()).await,
+        };
+        let run_id = new_run_id(task.issue.number);
+        let checkout = self.dirs.worktrees.join(&run_id);
+        let run_dir = self.dirs.runs.join(&run_id);
+        let input = RunInput {
+            playbook: chosen.prepared.playbook.clone(),
+            playbook_path: chosen.name.clone(),
+            templates: chosen.prepared.templates.clone(),
+            task: task.clone(),
+            run_id: run_id.clone(),
+            branch: branch.clone(),
+            checkout: checkout.clone(),
+            run_dir: run_dir.clone(),
+            parent_env: self.env.clone(),
+            github: self.github.clone(),
+            push: self.github.is_some().then(|| remote.clone()),
+            options: self.options.clone(),
+            cancel: self.stop_runs.child_token(),
+            budget: Some(budget),
+            credentials: vec![self.settings.github.token_env.clone()],
+            task_key: Some(st.key.clone()),
+        };
+        let mut engine = match Engine::new(input) {
+            Ok(e) => e,
+            Err(e) => return self.permanent(msg, task, Some(st), e.to_string()).await,
+        };
+        if let Err(e) = mirror.add_worktree(&branch, tip, &checkout, &run_id) {
+            return self
+                .passing(
+                    msg,
+                    task,
+                    Some(st),
+                    format!("failed to create the worktree: {e}"),
+                )
+                .await;
+        }
+        if let Err(e) = engine.start() {
+            mirror.remove_run(&branch);
+            return self
+                .passing(msg, task, Some(st), format!("failed to start the run: {e}"))
+                .await;
+        }
+        st.runs.push(RunRecord {
+            run_id: run_id.clone(),
+            receive_count: msg.receive_count,
+            started_at: jiff::Timestamp::now().to_string(),
+            status: None,
+            duration_ms: None,
+        });
+        st.phase = Phase::Running;
+        self.save(st);
+        // Keep the message hidden while the run may go on, and not longer.
+        hb.extend_to(Instant::now() + budget + REPORTING_MARGIN);
+
+        let started = Instant::now();
+        let report = {
+            // A crash loses at most the time since the last checkpoint of `spent_ms`.
+            let ticker = Checkpoint::start(self.store.clone(), st.clone(), started);
+            let report = engine.run().await;
+            drop(ticker);
+            report
+        };
+        mirror.remove_run(&branch);
+        st.spent_ms += started.elapsed().as_millis() as u64;
+        if let Some(r) = st.runs.last_mut() {
+            r.status = Some(report.status.as_str().to_owned());
+            r.duration_ms = Some(report.duration_ms);
+        }
+        tracing::info!(run = %run_id, status = report.status.as_str(), report = %run_dir.join("run.json").display(), "run ended");
+
+        if report.status == RunStatus::Cancelled {
+            // Stopped by a shutdown: the run did not end, the next delivery runs it again.
+            self.save(st);
+            return Disposition::Release {
+                after: Duration::ZERO,
+                why: "the worker is stopping",
+            };
+        }
+        st.outcome = Some(report.status.as_str().to_owned());
+        if let Some(pr) = &report.pr {
+            tracing::info!(pr = %pr.url, created = pr.created, "pull request");
+        }
+        match reported(&report) {
+            Some(how) => {
+                st.reported = Some(how);
+                st.phase = Phase::Done;
+                self.save(st);
+                if report.status == RunStatus::Success {
+                    Stats::bump(&self.stats.succeeded);
+                } else {
+                    Stats::bump(&self.stats.failed);
+                }
+                Disposition::Delete("final result")
+            }
+            None if report.status == RunStatus::Success => {
+                st.phase = Phase::Done;
+                self.save(st);
+                Stats::bump(&self.stats.succeeded);
+                Disposition::Delete("final result (the playbook opened no pull request)")
+            }
+            None => {
+                let why = format!(
+                    "the run {} and the playbook reported nothing on the issue",
+                    match report.status {
+                        RunStatus::TimedOut => "ran out of time",
+                        _ => "failed",
+                    }
+                );
+                st.phase = Phase::Finished;
+                st.failure = Some(why.clone());
+                self.save(st);
+                let summary = std::fs::read_to_string(run_dir.join("summary.md")).ok();
+                self.report_and_finish(msg, task, st, why, summary).await
+            }
+        }
+    }
+
+    /// Reports a failed run on the issue, then the task is done; if GitHub cannot be
+    /// reached, the message comes back later and only the report is tried again.
+    async fn report_and_finish(
+        &self,
+        msg: &Received,
+        task: &Task,
+        st: &mut TaskState,
+        why: String,
+        summary: Option<String>,
+    ) -> Disposition {
+        match self
+            .report_failure(task, &st.key, &why, summary.as_deref())
+            .await
+        {
+            Ok(url) => {
+                st.reported = Some(url);
+                st.phase = Phase::Done;
+                self.save(st);
+                Stats::bump(&self.stats.failed);
+                Disposition::Delete("failure reported on the issue")
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "failed to report the failure on the issue");
+                self.passing(
+                    msg,
+                    task,
+                    None,
+                    format!("failed to report on the issue: {e}"),
+                )
+                .await
+            }
+        }
+    }
+
+    /// A problem that will not go away: reported on the issue as the task's final result.
+    async fn permanent(
+        &self,
+        msg: &Received,
+        task: &Task,
+        st: Option<&mut TaskState>,
+        problem: String,
+    ) -> Disposition {
+        tracing::error!(problem = %problem, "the task cannot run");
+        let key = st
+            .as_ref()
+            .map_or_else(|| state::key(task, "-"), |s| s.key.clone());
+        match self.report_failure(task, &key, &problem, None).await {
+            Ok(url) => {
+                if let Some(st) = st {
+                    st.phase = Phase::Done;
+                    st.reported = Some(url);
+                    st.failure = Some(problem);
+                    self.save(st);
+                }
+                Stats::bump(&self.stats.failed);
+                Disposition::Delete("failure reported on the issue")
+            }
+            Err(e) => {
+                self.passing(
+                    msg,
+                    task,
+                    None,
+                    format!("failed to report on the issue: {e}"),
+                )
+                .await
+            }
+        }
+    }
+
+    /// A problem that may pass: try again after `retry_delay`; on the last allowed receive,
+    /// report on the issue and let the redrive policy take the message.
+    async fn passing(
+        &self,
+        msg: &Received,
+        task: &Task,
+        st: Option<&mut TaskState>,
+        problem: String,
+    ) -> Disposition {
+        if msg.receive_count >= self.settings.max_receives {
+            return self.give_up(msg, task, st, problem).await;
+        }
+        let n = Stats::bump(&self.stats.retried);
+        tracing::warn!(problem = %problem, retried_total = n, "the task will be tried again");
+        Disposition::Release {
+            after: self.settings.retry_delay,
+            why: "to be tried again",
+        }
+    }
+
+    /// No budget left: report on the issue (once), then release for the dead-letter queue.
+    async fn give_up(
+        &self,
+        msg: &Received,
+        task: &Task,
+        st: Option<&mut TaskState>,
+        why: String,
+    ) -> Disposition {
+        let n = Stats::bump(&self.stats.gave_up);
+        tracing::error!(reason = %why, receive_count = msg.receive_count, gave_up_total = n, "giving up on the task");
+        let key = st
+            .as_ref()
+            .map_or_else(|| state::key(task, "-"), |s| s.key.clone());
+        let text = format!("codingworker gave up on this task: {why}.");
+        match self.report_failure(task, &key, &text, None).await {
+            Ok(url) => {
+                if let Some(st) = st {
+                    st.phase = Phase::GaveUp;
+                    st.reported = Some(url);
+                    st.failure = Some(why);
+                    self.save(st);
+                }
+            }
+            Err(e) => tracing::warn!(error = %e, "failed to report on the issue"),
+        }
+        Disposition::Release {
+            after: Duration::ZERO,
+            why: "given up: for the dead-letter queue",
+        }
+    }
+
+    /// Comments on the issue, once per task: a comment with the task's marker is not
+    /// posted again. Returns the comment's URL.
+    async fn report_failure(
+        &self,
+        task: &Task,
+        key: &str,
+        why: &str,
+        summary: Option<&str>,
+    ) -> Result<String, String> {
+        let marker = comment::marker(key, "worker");
+        let masker = self.masker();
+        let mut body = format!("codingworker could not finish this issue.\n\n{why}\n");
+        if let Some(s) = summary {
+            body.push_str(&format!("\n{}\n", s.trim_end()));
+        }
+        body.push_str(&format!("\n<sub>task {}</sub>\n\n{marker}", task.id));
+        let body = masker.mask(&body);
+        let repo = &task.repo.full_name;
+        let Some(github) = &self.github else {
+            println!(
+                "comment: not sent (github.dry_run). It would comment on {repo}#{}:\n{body}\n",
+                task.issue.number
+            );
+            return Ok("(dry run: printed)".into());
+        };
+        if let Some(url) = github
+            .find_comment(repo, task.issue.number, &marker)
+            .await
+            .map_err(|e| e.to_string())?
+        {
+            tracing::info!(comment = %url, "failure already reported by an earlier delivery");
+            return Ok(url);
+        }
+        let url = github
+            .comment(repo, task.issue.number, &body)
+            .await
+            .map_err(|e| e.to_string())?;
+        tracing::info!(comment = %url, "failure reported on the issue");
+        Ok(url)
+    }
+
+    /// The playbook of the first candidate that applies. `Ok(None)`: none applies (only
+    /// repository routes, and the repository has no playbook); `Err`: the repository's
+    /// playbook does not load.
+    fn choose(
+        &self,
+        task: &Task,
+        candidates: &[route::Candidate],
+        mirror: &Mirror,
+        tip: git2::Oid,
+    ) -> Result<Option<Chosen>, String> {
+        for c in candidates {
+            let (name, text) = match &c.playbook {
+                PlaybookRef::Repo => match mirror.read_file(tip, REPO_PLAYBOOK_FILE) {
+                    Ok(Some(text)) => (
+                        format!(
+                            "{}:{REPO_PLAYBOOK_FILE}@{}",
+                            task.repo.full_name, task.repo.default_branch
+                        ),
+                        text,
+                    ),
+                    Ok(None) => {
+                        tracing::info!(route = %c.why, "the repository has no {REPO_PLAYBOOK_FILE}; next route");
+                        continue;
+                    }
+                    Err(e) => return Err(format!("failed to read {REPO_PLAYBOOK_FILE}: {e}")),
+                },
+                PlaybookRef::File(path) => match std::fs::read_to_string(path) {
+                    Ok(text) => (path.display().to_string(), text),
+                    Err(e) => {
+                        return Err(format!(
+                            "the worker's playbook {} cannot be read: {e}",
+                            path.display()
+                        ));
+                    }
+                },
+            };
+            let hash = state::playbook_hash(&text);
+            return match prepare_source(SourceFile::new(name.clone(), text)) {
+                Ok(prepared) => Ok(Some(Chosen {
+                    name,
+                    hash,
+                    prepared,
+                })),
+                Err(Error::InvalidPlaybook { path, rendered }) => Err(format!(
+                    "{path} is not a valid playbook:\n\n```\n{}\n```",
+                    rendered.trim_end()
+                )),
+                Err(e) => Err(e.to_string()),
+            };
+        }
+        Ok(None)
+    }
+
+    fn git_supervision(&self) -> Supervision {
+        Supervision {
+            deadline: Instant::now() + FETCH_LIMIT,
+            cancel: self.stop_runs.child_token(),
+            grace: Duration::from_secs(5),
+            limit: 64 * 1024,
+            log: None,
+            masker: self.masker(),
+        }
+    }
+
+    /// Masks the worker's credentials (its token variable included, whatever its name).
+    fn masker(&self) -> Masker {
+        Masker::for_environment(
+            &self.env,
+            std::slice::from_ref(&self.settings.github.token_env),
+        )
+    }
+
+    fn save(&self, st: &mut TaskState) {
+        if let Err(e) = self.store.save(st) {
+            tracing::error!(error = %e, "failed to save the task state");
+        }
+    }
+
+    /// Removes worktrees a killed worker left behind (the lock says no other worker runs).
+    pub fn clean_leftovers(&self) {
+        if let Ok(owners) = std::fs::read_dir(&self.dirs.repos) {
+            for owner in owners.flatten() {
+                for repo in std::fs::read_dir(owner.path())
+                    .into_iter()
+                    .flatten()
+                    .flatten()
+                {
+                    Mirror { dir: repo.path() }.remove_all_worktrees();
+                }
+            }
+        }
+        if let Ok(entries) = std::fs::read_dir(&self.dirs.worktrees) {
+            for e in entries.flatten() {
+                tracing::info!(path = %e.path().display(), "removing a worktree left by an earlier worker");
+                let _ = std::fs::remove_dir_all(e.path());
+            }
+        }
+        let pruned = self.store.prune(Duration::from_secs(30 * 24 * 3600));
+        if pruned > 0 {
+            tracing::info!(
+                pruned,
+                "removed the state of tasks that ended more than 30 days ago"
+            );
+        }
+    }
+}
+
+fn new_state(key: &str, task: &Task, chosen: &Chosen) -> TaskState {
+    TaskState {
+        key: key.to_owned(),
+        task_id: task.id.clone(),
+        repo: task.repo.full_name.clone(),
+        issue: task.issue.number,
+        playbook: chosen.name.clone(),
+        playbook_hash: chosen.hash.clone(),
+        phase: Phase::Running,
+        runs: Vec::new(),
+        spent_ms: 0,
+        outcome: None,
+        reported: None,
+        failure: None,
+        updated_at: String::new(),
+    }
+}
+
+/// How a run's result reached the issue: its pull request, or a comment step that posted.
+fn reported(report: &RunReport) -> Option<String> {
+    if let Some(pr) = &report.pr {
+        return Some(pr.url.clone());
+    }
+    report
+        .steps
+        .iter()
+        .rev()
+        .find(|s| s.kind == "comment" && s.status == StepStatus::Success && s.message.is_none())
+        .map(|s| format!("comment by step `{}`", s.id))
+}
+
+/// Extends a message's visibility while its task runs, until a deadline.
+pub struct Heartbeat {
+    deadline: Arc<std::sync::Mutex<Instant>>,
+    handle: tokio::task::JoinHandle<()>,
+}
+
+impl Heartbeat {
+    fn start(queue: Queue, receipt: String, visibility: Duration, deadline: Instant) -> Self {
+        let deadline = Arc::new(std::sync::Mutex::new(deadline));
+        let until = deadline.clone();
+        let every = (visibility / 3).max(Duration::from_millis(500));
+        let handle = tokio::spawn(
+            async move {
+                loop {
+                    tokio::time::sleep(every).await;
+                    if Instant::now() >= *until.lock().expect("deadline") {
+                        tracing::warn!("heartbeat stopped: the task's time is up; the message becomes visible again when its visibility timeout ends");
+                        return;
+                    }
+                    match queue.set_visibility(&receipt, visibility).await {
+                        Ok(()) => tracing::debug!("heartbeat: visibility extended"),
+                        Err(e) => tracing::warn!(error = %e, "heartbeat failed"),
+                    }
+                }
+            }
+            .in_current_span(),
+        );
+        Self { deadline, handle }
+    }
+
+    fn extend_to(&self, deadline: Instant) {
+        *self.deadline.lock().expect("deadline") = deadline;
+    }
+}
+
+impl Drop for Heartbeat {
+    fn drop(&mut self) {
+        self.handle.abort();
+    }
+}
+
+/// Saves the time a run has spent every few seconds, so that a crash (or `kill -9`) counts
+/// against the task's budget too.
+struct Checkpoint {
+    /// False once dropped; checked (and held) around every save, so that no checkpoint is
+    /// written after the run's own final save.
+    active: Arc<std::sync::Mutex<bool>>,
+    handle: tokio::task::JoinHandle<()>,
+}
+
+impl Checkpoint {
+    fn start(store: state::Store, mut st: TaskState, started: Instant) -> Self {
+        let base = st.spent_ms;
+        let active = Arc::new(std::sync::Mutex::new(true));
+        let flag = active.clone();
+        let handle = tokio::spawn(async move {
+            loop {
+                tokio::time::sleep(Duration::from_secs(5)).await;
+                let on = flag.lock().expect("checkpoint flag");
+                if !*on {
+                    return;
+                }
+                st.spent_ms = base + started.elapsed().as_millis() as u64;
+                let _ = store.save(&mut st);
+            }
+        });
+        Self { active, handle }
+    }
+}
+
+impl Drop for Checkpoint {
+    fn drop(&mut self) {
+        *self.active.lock().expect("checkpoint flag") = false;
+        self.handle.abort();
+    }
+}

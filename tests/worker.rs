@@ -1,0 +1,793 @@
+//! The SQS worker against a real SQS protocol server (moto), real git (a bare remote on
+//! disk, the worker's own mirror and worktrees) and the fake GitHub API.
+
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+
+use crate::support::fake_github::FakeGitHub;
+use crate::support::sqs::{TestQueue, moto};
+use crate::support::{Ran, Sandbox, alive, cw, git};
+
+const TOKEN: &str = "ghp_workerTokenForTests0123";
+
+/// Knobs of a test's worker.yml.
+struct Knobs {
+    visibility: &'static str,
+    grace: &'static str,
+    max_receives: u32,
+    routes: &'static str,
+}
+
+impl Default for Knobs {
+    fn default() -> Self {
+        Knobs {
+            visibility: "30s",
+            grace: "10s",
+            max_receives: 3,
+            routes: "",
+        }
+    }
+}
+
+struct Setup {
+    sb: Sandbox,
+    queue: TestQueue,
+    github: FakeGitHub,
+    remote: PathBuf,
+    config: PathBuf,
+}
+
+impl Setup {
+    /// A queue whose redrive policy moves a message to the DLQ after `max_receive_count`
+    /// receives, a bare remote of the sandbox's repository, and a worker.yml with `knobs`
+    /// whose default playbook is `playbook`.
+    fn new(max_receive_count: u32, knobs: Knobs, playbook: &str) -> Setup {
+        let sb = Sandbox::new();
+        let queue = moto().queue(max_receive_count);
+        let github = FakeGitHub::start(TOKEN);
+        let remote = sb.bare_remote();
+        sb.write("playbooks/default.yml", playbook);
+        let config = sb.write(
+            "worker.yml",
+            &format!(
+                "queue_url: {url}\nvisibility_timeout: {vis}\npoll_wait: 1s\nretry_delay: 1s\nshutdown_grace: {grace}\nmax_receives: {max}\nworkdir: {workdir}\nallow: {{ repos: [\"acme/*\"] }}\nroutes:\n{routes}default_playbook: playbooks/default.yml\ngithub: {{ api_url: \"{api}\" }}\n",
+                url = queue.url,
+                vis = knobs.visibility,
+                grace = knobs.grace,
+                max = knobs.max_receives,
+                workdir = sb.workdir().display(),
+                routes = if knobs.routes.is_empty() { "  []\n" } else { knobs.routes },
+                api = github.url,
+            )
+            .replace("routes:\n  []\n", "routes: []\n"),
+        );
+        Setup {
+            sb,
+            queue,
+            github,
+            remote,
+            config,
+        }
+    }
+
+    /// A task message for issue 7 of acme/demo, cloned from the bare remote.
+    fn task(&self, id: &str) -> String {
+        self.task_for("acme/demo", id, self.remote.to_str().unwrap())
+    }
+
+    fn task_for(&self, repo: &str, id: &str, clone_url: &str) -> String {
+        json!({
+            "version": 1, "id": id,
+            "repo": {"full_name": repo, "clone_url": clone_url, "default_branch": "main"},
+            "issue": {"number": 7, "title": "Write solved.txt", "body": "Please.", "labels": ["auto-code"],
+                      "author": "alice", "url": format!("https://github.com/{repo}/issues/7")},
+            "sender": "alice", "event": "issues.labeled"
+        })
+        .to_string()
+    }
+
+    fn worker(&self, once: bool) -> Command {
+        let mut c = cw();
+        c.arg("worker").arg("--config").arg(&self.config);
+        if once {
+            c.arg("--once");
+        }
+        c.env("HOME", self.sb.home())
+            .env("GITHUB_TOKEN", TOKEN)
+            .env("AWS_ACCESS_KEY_ID", "test")
+            .env("AWS_SECRET_ACCESS_KEY", "test")
+            .env("AWS_REGION", "us-east-1")
+            .env("AWS_ENDPOINT_URL_SQS", &moto().endpoint)
+            .env("AWS_CONFIG_FILE", "/nonexistent")
+            .env("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent")
+            .env("AWS_EC2_METADATA_DISABLED", "true")
+            .env("CODINGWORKER_KILL_GRACE", "1s");
+        c
+    }
+
+    /// `worker --once`, to its end.
+    fn once(&self) -> Ran {
+        let ran: Ran = self.worker(true).output().unwrap().into();
+        assert!(
+            !ran.stderr.contains(TOKEN),
+            "the token leaked:\n{}",
+            ran.stderr
+        );
+        ran
+    }
+
+    /// The worker in the background (stdout and stderr to files in the sandbox).
+    fn spawn(&self, name: &str) -> Child {
+        let out = std::fs::File::create(self.sb.path().join(format!("{name}.out"))).unwrap();
+        let err = std::fs::File::create(self.sb.path().join(format!("{name}.err"))).unwrap();
+        self.worker(false)
+            .stdout(Stdio::from(out))
+            .stderr(Stdio::from(err))
+            .spawn()
+            .unwrap()
+    }
+
+    fn log(&self, name: &str) -> String {
+        std::fs::read_to_string(self.sb.path().join(format!("{name}.err"))).unwrap_or_default()
+    }
+
+    fn task_states(&self) -> Vec<Value> {
+        let mut states: Vec<Value> = std::fs::read_dir(self.sb.workdir().join("tasks"))
+            .unwrap()
+            .flatten()
+            .filter(|e| e.path().extension().is_some_and(|x| x == "json"))
+            .map(|e| serde_json::from_str(&std::fs::read_to_string(e.path()).unwrap()).unwrap())
+            .collect();
+        states.sort_by_key(|s| s["task_id"].as_str().unwrap_or_default().to_owned());
+        states
+    }
+
+    fn runs(&self) -> Vec<Value> {
+        let mut runs: Vec<Value> = std::fs::read_dir(self.sb.workdir().join("runs"))
+            .map(|d| {
+                d.flatten()
+                    .filter_map(|e| std::fs::read_to_string(e.path().join("run.json")).ok())
+                    .map(|t| serde_json::from_str(&t).unwrap())
+                    .collect()
+            })
+            .unwrap_or_default();
+        runs.sort_by_key(|r| r["started_at"].as_str().unwrap_or_default().to_owned());
+        runs
+    }
+
+    fn worktrees_left(&self) -> usize {
+        std::fs::read_dir(self.sb.workdir().join("worktrees"))
+            .map(|d| d.count())
+            .unwrap_or(0)
+    }
+
+    /// Waits until the message is visible in the queue again.
+    fn wait_visible(&self, within: Duration) {
+        let deadline = Instant::now() + within;
+        while self.queue.depth().0 == 0 {
+            assert!(Instant::now() < deadline, "the message did not come back");
+            std::thread::sleep(Duration::from_millis(250));
+        }
+    }
+}
+
+fn wait_for_file(path: &std::path::Path, within: Duration) -> String {
+    let deadline = Instant::now() + within;
+    loop {
+        if let Ok(t) = std::fs::read_to_string(path)
+            && !t.trim().is_empty()
+        {
+            return t.trim().to_owned();
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{} did not appear",
+            path.display()
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+fn wait_exit(child: &mut Child, within: Duration) -> i32 {
+    let deadline = Instant::now() + within;
+    loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            return status.code().unwrap_or(-1);
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("the worker did not exit within {within:?}");
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+const SOLVE: &str = r#"version: 1
+name: solve
+steps:
+  - id: work
+    shell: printf '%s\n' "$CW_ISSUE_TITLE" > solved.txt
+  - id: pr
+    pr_open:
+      title: "Fix: {{ issue.title }}"
+      body: "Closes #{{ issue.number }}"
+  - id: tell
+    if: always()
+    comment:
+      body: "Status: {{ steps.pr.url }}"
+"#;
+
+#[test]
+fn a_task_becomes_a_pushed_branch_and_one_pull_request() {
+    let s = Setup::new(3, Knobs::default(), SOLVE);
+    // Sent the way a user tries a setup: `enqueue` with a raw webhook payload, which goes
+    // out as a task message v1.
+    let hook = json!({
+        "action": "labeled",
+        "issue": {"number": 7, "title": "Write solved.txt", "body": null, "labels": [{"name": "auto-code"}],
+                  "user": {"login": "alice"}, "html_url": "https://github.com/acme/demo/issues/7",
+                  "updated_at": "2026-11-21T00:00:00Z"},
+        "repository": {"full_name": "acme/demo", "clone_url": s.remote.to_str().unwrap(), "default_branch": "main"},
+        "sender": {"login": "alice"}
+    });
+    let file = s.sb.write("hook.json", &hook.to_string());
+    let sent: Ran = cw()
+        .args(["enqueue", "--queue-url", &s.queue.url, "--issue"])
+        .arg(&file)
+        .envs(s.worker(true).get_envs().filter_map(|(k, v)| Some((k, v?))))
+        .output()
+        .unwrap()
+        .into();
+    assert_eq!(sent.code, 0, "{sent:?}");
+
+    let ran = s.once();
+    assert_eq!(ran.code, 0, "{}", ran.stderr);
+    let prs = s.github.prs();
+    assert_eq!(prs.len(), 1, "{prs:?}");
+    assert_eq!(prs[0].head, "auto-code/issue-7");
+    assert_eq!(prs[0].base, "main");
+    assert_eq!(prs[0].title, "Fix: Write solved.txt");
+    assert_eq!(
+        git(&s.remote, &["show", "auto-code/issue-7:solved.txt"]),
+        "Write solved.txt\n"
+    );
+    assert_eq!(s.github.comments().len(), 1);
+    assert_eq!(s.queue.depth(), (0, 0), "the message is deleted");
+    assert!(s.queue.dead_letters().is_empty());
+    assert_eq!(
+        s.worktrees_left(),
+        0,
+        "the worktree is removed after the task"
+    );
+    let mirror = s.sb.workdir().join("repos/acme/demo.git");
+    assert!(
+        mirror.join("HEAD").exists(),
+        "the mirror stays as the cache"
+    );
+    assert_eq!(
+        git(&mirror, &["worktree", "list", "--porcelain"])
+            .matches("worktree ")
+            .count(),
+        1,
+        "only the bare mirror itself"
+    );
+    let states = s.task_states();
+    assert_eq!(states.len(), 1);
+    assert_eq!(states[0]["phase"], "done");
+    assert_eq!(states[0]["reported"], prs_url(&s));
+    for line in [
+        "received",
+        "routed",
+        "step started",
+        "run ended",
+        "message deleted",
+    ] {
+        assert!(
+            ran.stderr.contains(line),
+            "no `{line}` in the log:\n{}",
+            ran.stderr
+        );
+    }
+}
+
+fn prs_url(s: &Setup) -> String {
+    format!(
+        "https://github.com/acme/demo/pull/{}",
+        s.github.prs()[0].number
+    )
+}
+
+#[test]
+fn the_same_task_delivered_twice_gives_one_pull_request_and_one_comment() {
+    let s = Setup::new(3, Knobs::default(), SOLVE);
+    s.queue.send(&s.task("run-1"));
+    s.queue.send(&s.task("run-1"));
+    let ran = s.once();
+    assert_eq!(ran.code, 0, "{}", ran.stderr);
+    assert_eq!(s.github.prs().len(), 1);
+    assert_eq!(s.github.comments().len(), 1, "{:?}", s.github.comments());
+    assert_eq!(s.runs().len(), 1, "the second delivery does not run again");
+    assert!(
+        ran.stderr.contains("already done by an earlier delivery"),
+        "{}",
+        ran.stderr
+    );
+    assert_eq!(s.queue.depth(), (0, 0));
+}
+
+#[test]
+fn a_worker_killed_mid_run_resumes_without_duplicates() {
+    let marks = tempfile::tempdir().unwrap();
+    let mark = marks.path().join("slept");
+    let pidfile = marks.path().join("pid");
+    let playbook = format!(
+        r#"version: 1
+name: slow
+vars:
+  mark: "{}"
+  pidfile: "{}"
+steps:
+  - id: work
+    shell: printf 'done\n' > solved.txt
+  - id: pr
+    pr_open:
+      title: Fix
+      body: "Closes #7"
+  - id: tell
+    comment:
+      body: "Opened {{{{ steps.pr.url }}}}"
+  - id: slow
+    shell: |
+      if [ ! -e {{{{ vars.mark }}}} ]; then
+        touch {{{{ vars.mark }}}}; echo $$ > {{{{ vars.pidfile }}}}; exec sleep 30
+      fi
+"#,
+        mark.display(),
+        pidfile.display()
+    );
+    let s = Setup::new(
+        3,
+        Knobs {
+            visibility: "3s",
+            ..Knobs::default()
+        },
+        &playbook,
+    );
+    s.queue.send(&s.task("run-1"));
+    let mut first = s.spawn("first");
+    let sleeper: i32 = wait_for_file(&pidfile, Duration::from_secs(60))
+        .parse()
+        .unwrap();
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(first.id() as i32),
+        nix::sys::signal::Signal::SIGKILL,
+    )
+    .unwrap();
+    first.wait().unwrap();
+    // A killed worker's step goes on in its own process group; end it for the test.
+    let _ = nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(sleeper),
+        nix::sys::signal::Signal::SIGKILL,
+    );
+    assert_eq!(s.github.prs().len(), 1, "the first delivery opened the PR");
+    assert_eq!(s.github.comments().len(), 1);
+
+    // The heartbeat stopped with the worker: the message comes back.
+    s.wait_visible(Duration::from_secs(20));
+    let ran = s.once();
+    assert_eq!(ran.code, 0, "{}", ran.stderr);
+    assert!(ran.stderr.contains("resuming"), "{}", ran.stderr);
+    assert_eq!(s.github.prs().len(), 1, "no second PR");
+    assert_eq!(s.github.comments().len(), 1, "no second comment");
+    assert!(
+        s.github.requests().iter().any(|r| r.starts_with("PATCH ")),
+        "the open PR was updated: {:?}",
+        s.github.requests()
+    );
+    let states = s.task_states();
+    assert_eq!(states.len(), 1);
+    assert_eq!(states[0]["phase"], "done");
+    let runs = states[0]["runs"].as_array().unwrap();
+    assert_eq!(runs.len(), 2, "{runs:?}");
+    assert_eq!(runs[0]["status"], Value::Null, "the first run never ended");
+    assert_eq!(runs[0]["receive_count"], 1);
+    assert_eq!(runs[1]["status"], "success");
+    assert!(runs[1]["receive_count"].as_u64().unwrap() >= 2);
+    assert_eq!(s.queue.depth(), (0, 0));
+    assert_eq!(
+        s.worktrees_left(),
+        0,
+        "the killed run's worktree is cleaned up too"
+    );
+}
+
+#[test]
+fn sigterm_hands_a_running_task_back_and_exits_zero() {
+    let marks = tempfile::tempdir().unwrap();
+    let pidfile = marks.path().join("pid");
+    let playbook = format!(
+        "version: 1\nname: slow\nsteps:\n  - id: slow\n    shell: echo $$ > {}; exec sleep 30\n",
+        pidfile.display()
+    );
+    let s = Setup::new(
+        3,
+        Knobs {
+            visibility: "1m",
+            grace: "1s",
+            ..Knobs::default()
+        },
+        &playbook,
+    );
+    s.queue.send(&s.task("run-1"));
+    let mut worker = s.spawn("w");
+    let sleeper: i32 = wait_for_file(&pidfile, Duration::from_secs(60))
+        .parse()
+        .unwrap();
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(worker.id() as i32),
+        nix::sys::signal::Signal::SIGTERM,
+    )
+    .unwrap();
+    let code = wait_exit(&mut worker, Duration::from_secs(20));
+    let log = s.log("w");
+    assert_eq!(code, 0, "{log}");
+    assert!(!alive(sleeper), "the step's process is stopped");
+    assert!(log.contains("handing their messages back"), "{log}");
+    // Handed back at once, not after the 1 minute visibility timeout.
+    let back = s.queue.peek(Duration::from_secs(5));
+    assert_eq!(back.len(), 1, "{log}");
+    assert_eq!(s.task_states()[0]["phase"], "running", "to be run again");
+}
+
+#[test]
+fn sigterm_lets_a_short_task_finish_within_the_grace_period() {
+    let marks = tempfile::tempdir().unwrap();
+    let pidfile = marks.path().join("pid");
+    let playbook = format!(
+        "version: 1\nname: short\nsteps:\n  - id: short\n    shell: echo $$ > {}; sleep 2\n",
+        pidfile.display()
+    );
+    let s = Setup::new(
+        3,
+        Knobs {
+            grace: "30s",
+            ..Knobs::default()
+        },
+        &playbook,
+    );
+    s.queue.send(&s.task("run-1"));
+    let mut worker = s.spawn("w");
+    wait_for_file(&pidfile, Duration::from_secs(60));
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(worker.id() as i32),
+        nix::sys::signal::Signal::SIGTERM,
+    )
+    .unwrap();
+    let code = wait_exit(&mut worker, Duration::from_secs(30));
+    let log = s.log("w");
+    assert_eq!(code, 0, "{log}");
+    assert!(log.contains("message deleted"), "{log}");
+    assert_eq!(s.queue.depth(), (0, 0));
+    assert_eq!(s.runs()[0]["status"], "success");
+}
+
+#[test]
+fn malformed_messages_go_to_the_dead_letter_queue_while_valid_ones_flow() {
+    let s = Setup::new(2, Knobs::default(), SOLVE);
+    let bad = [
+        "this is not json {".to_owned(),
+        json!({"version": 1, "id": "x"}).to_string(),
+        json!({"hello": "world"}).to_string(),
+    ];
+    s.queue.send(&bad[0]);
+    s.queue.send(&s.task("good-1"));
+    s.queue.send(&bad[1]);
+    s.queue.send(&bad[2]);
+    let ran = s.once();
+    assert_eq!(ran.code, 0, "the worker does not crash:\n{}", ran.stderr);
+    assert_eq!(s.github.prs().len(), 1, "the valid task ran");
+    // Messages released at the last receive move on the next one; let the queue settle.
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let mut dead = s.queue.dead_letters();
+    while dead.len() < bad.len() && Instant::now() < deadline {
+        let _ = s.queue.peek(Duration::ZERO);
+        std::thread::sleep(Duration::from_millis(200));
+        dead = s.queue.dead_letters();
+    }
+    let mut bodies: Vec<String> = dead.iter().map(|m| m.body.clone()).collect();
+    bodies.sort();
+    let mut expected = bad.to_vec();
+    expected.sort();
+    assert_eq!(bodies, expected, "every bad message is kept, byte for byte");
+    assert!(ran.stderr.contains("malformed message"), "{}", ran.stderr);
+    assert!(ran.stderr.contains("invalid JSON"), "{}", ran.stderr);
+    assert!(ran.stderr.contains("missing field"), "{}", ran.stderr);
+    assert!(ran.stderr.contains("malformed_total"), "{}", ran.stderr);
+}
+
+#[test]
+fn github_502_and_429_are_retried_then_the_pull_request_opens() {
+    let s = Setup::new(3, Knobs::default(), SOLVE);
+    s.github
+        .fail_next("POST /repos/acme/demo/pulls", &[502, 429]);
+    s.queue.send(&s.task("run-1"));
+    let ran = s.once();
+    assert_eq!(ran.code, 0, "{}", ran.stderr);
+    assert_eq!(s.github.prs().len(), 1);
+    let posts = s
+        .github
+        .requests()
+        .iter()
+        .filter(|r| *r == "POST /repos/acme/demo/pulls")
+        .count();
+    assert_eq!(posts, 3, "502, 429, then created");
+    assert!(ran.stderr.contains("retrying"), "{}", ran.stderr);
+    assert_eq!(s.queue.depth(), (0, 0));
+}
+
+#[test]
+fn a_repository_not_allowed_is_refused_and_kept_in_the_dead_letter_queue() {
+    let s = Setup::new(1, Knobs::default(), SOLVE);
+    let evil = s.task_for("evil/repo", "e-1", s.remote.to_str().unwrap());
+    s.queue.send(&evil);
+    let ran = s.once();
+    assert_eq!(ran.code, 0, "{}", ran.stderr);
+    assert!(ran.stderr.contains("refused"), "{}", ran.stderr);
+    assert!(ran.stderr.contains("not in allow.repos"), "{}", ran.stderr);
+    assert!(s.github.prs().is_empty());
+    assert!(s.github.requests().is_empty(), "nothing is said to GitHub");
+    assert!(
+        !s.sb.workdir().join("repos/evil").exists(),
+        "nothing is fetched"
+    );
+    let _ = s.queue.peek(Duration::ZERO);
+    let dead = s.queue.dead_letters();
+    assert_eq!(dead.len(), 1);
+    assert_eq!(dead[0].body, evil);
+}
+
+#[test]
+fn the_heartbeat_keeps_a_long_step_invisible() {
+    let playbook = "version: 1\nname: long\nsteps:\n  - id: long\n    shell: sleep 6\n";
+    let s = Setup::new(
+        3,
+        Knobs {
+            visibility: "2s",
+            ..Knobs::default()
+        },
+        playbook,
+    );
+    s.queue.send(&s.task("run-1"));
+    let mut worker = s.spawn("w");
+    // Well past the 2s visibility timeout, the message must still be hidden.
+    std::thread::sleep(Duration::from_secs(4));
+    let seen = s.queue.depth();
+    let code = wait_exit_after_idle(&s, &mut worker);
+    assert_eq!(
+        seen.0,
+        0,
+        "the message became visible during the run: {}",
+        s.log("w")
+    );
+    assert_eq!(code, 0);
+    let log = s.log("w");
+    assert_eq!(s.runs().len(), 1, "it ran once: {log}");
+    assert_eq!(s.task_states()[0]["runs"].as_array().unwrap().len(), 1);
+    assert!(log.contains("message deleted"), "{log}");
+}
+
+/// Stops a worker once its task is done (the queue is empty and nothing is in flight).
+fn wait_exit_after_idle(s: &Setup, worker: &mut Child) -> i32 {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while s.queue.depth() != (0, 0) {
+        assert!(
+            Instant::now() < deadline,
+            "the task did not end: {}",
+            s.log("w")
+        );
+        std::thread::sleep(Duration::from_millis(250));
+    }
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(worker.id() as i32),
+        nix::sys::signal::Signal::SIGTERM,
+    )
+    .unwrap();
+    wait_exit(worker, Duration::from_secs(20))
+}
+
+#[test]
+fn on_the_last_receive_a_failure_is_reported_on_the_issue_before_the_message_goes() {
+    let s = Setup::new(
+        1,
+        Knobs {
+            max_receives: 1,
+            ..Knobs::default()
+        },
+        SOLVE,
+    );
+    let missing = s.sb.path().join("no-such-remote.git");
+    s.queue
+        .send(&s.task_for("acme/demo", "run-1", missing.to_str().unwrap()));
+    let ran = s.once();
+    assert_eq!(ran.code, 0, "{}", ran.stderr);
+    let comments = s.github.comments();
+    assert_eq!(comments.len(), 1, "{comments:?}");
+    assert!(comments[0].body.contains("gave up"), "{}", comments[0].body);
+    assert!(
+        comments[0].body.contains("failed to fetch"),
+        "{}",
+        comments[0].body
+    );
+    assert!(
+        comments[0].body.contains("<!-- codingworker:"),
+        "the comment carries its marker"
+    );
+    let _ = s.queue.peek(Duration::ZERO);
+    assert_eq!(
+        s.queue.dead_letters().len(),
+        1,
+        "kept in the dead-letter queue"
+    );
+}
+
+#[test]
+fn a_passing_problem_is_tried_again_later() {
+    // The remote appears after the first try failed.
+    let s = Setup::new(3, Knobs::default(), SOLVE);
+    let later = s.sb.path().join("later.git");
+    s.queue
+        .send(&s.task_for("acme/demo", "run-1", later.to_str().unwrap()));
+    let first = s.once();
+    assert!(
+        first.stderr.contains("will be tried again"),
+        "{}",
+        first.stderr
+    );
+    assert!(
+        s.github.comments().is_empty(),
+        "not the last receive: nothing reported yet"
+    );
+    std::fs::rename(&s.remote, &later).unwrap();
+    s.wait_visible(Duration::from_secs(10));
+    let second = s.once();
+    assert_eq!(second.code, 0, "{}", second.stderr);
+    assert_eq!(s.github.prs().len(), 1, "{}", second.stderr);
+    assert_eq!(s.queue.depth(), (0, 0));
+}
+
+#[test]
+fn a_worker_config_with_errors_says_where() {
+    let sb = Sandbox::new();
+    sb.write(
+        "playbooks/ok.yml",
+        "version: 1\nname: ok\nsteps:\n  - id: a\n    shell: 'true'\n",
+    );
+    let config = sb.write(
+        "worker.yml",
+        "queue_url: http://127.0.0.1:1/q\nconcurency: 2\npoll_wait: 30s\nallow: { repos: [\"acme/[\"] }\nroutes:\n  - { playbook: playbooks/ok.yml }\n  - { label: x, playbook: playbooks/missing.yml }\ndefault_playbook: repo\n",
+    );
+    let ran: Ran = cw()
+        .args(["worker", "--config"])
+        .arg(&config)
+        .current_dir(sb.path())
+        .output()
+        .unwrap()
+        .into();
+    assert_eq!(ran.code, 2);
+    let text = ran
+        .stderr
+        .replace(&sb.path().display().to_string(), "[SANDBOX]");
+    insta::assert_snapshot!("worker_config_errors", text);
+}
+
+#[test]
+fn a_worker_without_a_token_or_queue_says_how_to_fix_it() {
+    let sb = Sandbox::new();
+    sb.write(
+        "playbooks/ok.yml",
+        "version: 1\nname: ok\nsteps:\n  - id: a\n    shell: 'true'\n",
+    );
+    let config = sb.write(
+        "worker.yml",
+        "allow: { repos: [\"acme/*\"] }\ndefault_playbook: playbooks/ok.yml\n",
+    );
+    let ran: Ran = cw()
+        .args(["worker", "--config"])
+        .arg(&config)
+        .output()
+        .unwrap()
+        .into();
+    assert_eq!(ran.code, 2);
+    assert!(
+        ran.stderr.contains("no queue URL: set `queue_url`"),
+        "{}",
+        ran.stderr
+    );
+    let ran: Ran = cw()
+        .args(["worker", "--config"])
+        .arg(&config)
+        .env("CODINGWORKER_QUEUE_URL", "http://127.0.0.1:1/q")
+        .output()
+        .unwrap()
+        .into();
+    assert_eq!(ran.code, 2);
+    assert!(
+        ran.stderr.contains("no GitHub token in $GITHUB_TOKEN"),
+        "{}",
+        ran.stderr
+    );
+    let ran: Ran = cw()
+        .args(["worker", "--config"])
+        .arg(&config)
+        .env("CODINGWORKER_QUEUE_URL", "http://127.0.0.1:1/q")
+        .env("HOME", sb.home())
+        .env("GITHUB_TOKEN", "x")
+        .env("AWS_ACCESS_KEY_ID", "test")
+        .env("AWS_SECRET_ACCESS_KEY", "test")
+        .env("AWS_REGION", "us-east-1")
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .output()
+        .unwrap()
+        .into();
+    assert_eq!(ran.code, 2);
+    assert!(
+        ran.stderr
+            .contains("cannot use the queue http://127.0.0.1:1/q"),
+        "{}",
+        ran.stderr
+    );
+    assert!(
+        !sb.home().join(".codingworker").exists(),
+        "nothing is created before the queue is known to work"
+    );
+}
+
+#[test]
+fn route_explains_which_playbook_a_task_gets() {
+    let sb = Sandbox::new();
+    let ok = "version: 1\nname: ok\nsteps:\n  - id: a\n    shell: 'true'\n";
+    for p in ["go", "gemini", "default"] {
+        sb.write(&format!("playbooks/{p}.yml"), ok);
+    }
+    let config = sb.write(
+        "worker.yml",
+        "allow: { repos: [\"acme/*\", \"OkadaSatoshi/*\"], senders: [alice, bob] }\nroutes:\n  - { repo: \"OkadaSatoshi/go-*\", playbook: playbooks/go.yml }\n  - { label: \"model:gemini\", playbook: playbooks/gemini.yml }\n  - { playbook: repo }\ndefault_playbook: playbooks/default.yml\n",
+    );
+    let task = |repo: &str, labels: &[&str], sender: &str| {
+        sb.write(
+            "t.json",
+            &json!({"version": 1, "id": "t-1",
+                "repo": {"full_name": repo, "clone_url": "https://github.com/x/y.git", "default_branch": "main"},
+                "issue": {"number": 4, "title": "T", "body": "", "labels": labels, "author": "a", "url": "u"},
+                "sender": sender, "event": "issues.labeled"})
+            .to_string(),
+        )
+    };
+    let mut out = String::new();
+    for (repo, labels, sender) in [
+        ("OkadaSatoshi/go-tool", vec!["auto-code"], "alice"),
+        ("acme/app", vec!["auto-code", "model:gemini"], "bob"),
+        ("acme/app", vec!["auto-code"], "alice"),
+        ("evil/app", vec!["auto-code"], "alice"),
+        ("acme/app", vec!["auto-code"], "mallory"),
+    ] {
+        let t = task(repo, &labels, sender);
+        let ran: Ran = cw()
+            .args(["route", "--config"])
+            .arg(&config)
+            .arg("--issue")
+            .arg(&t)
+            .output()
+            .unwrap()
+            .into();
+        out.push_str(&format!(
+            "$ route ({repo}, {labels:?}, {sender}) -> exit {}\n{}{}\n",
+            ran.code, ran.stdout, ran.stderr
+        ));
+    }
+    let out = out.replace(&sb.path().display().to_string(), "[SANDBOX]");
+    insta::assert_snapshot!("route_explanations", out);
+}
