@@ -79,14 +79,32 @@ impl Setup {
     }
 
     fn task_for(&self, repo: &str, id: &str, clone_url: &str) -> String {
+        self.issue(repo, 7, id, clone_url, &["auto-code"])
+    }
+
+    fn issue(&self, repo: &str, number: u64, id: &str, clone_url: &str, labels: &[&str]) -> String {
         json!({
             "version": 1, "id": id,
             "repo": {"full_name": repo, "clone_url": clone_url, "default_branch": "main"},
-            "issue": {"number": 7, "title": "Write solved.txt", "body": "Please.", "labels": ["auto-code"],
-                      "author": "alice", "url": format!("https://github.com/{repo}/issues/7")},
+            "issue": {"number": number, "title": "Write solved.txt", "body": "Please.", "labels": labels,
+                      "author": "alice", "url": format!("https://github.com/{repo}/issues/{number}")},
             "sender": "alice", "event": "issues.labeled"
         })
         .to_string()
+    }
+
+    /// Commits `files` to the remote's main branch (through the sandbox's repository).
+    fn push_to_remote(&self, files: &[(&str, &str)]) {
+        let repo = self.sb.repo();
+        for (name, text) in files {
+            std::fs::write(repo.join(name), text).unwrap();
+        }
+        git(&repo, &["add", "-A"]);
+        git(&repo, &["commit", "-qm", "update"]);
+        git(
+            &repo,
+            &["push", "-q", self.remote.to_str().unwrap(), "HEAD:main"],
+        );
     }
 
     fn worker(&self, once: bool) -> Command {
@@ -563,7 +581,16 @@ fn the_heartbeat_keeps_a_long_step_invisible() {
     s.queue.send(&s.task("run-1"));
     let mut worker = s.spawn("w");
     // Well past the 2s visibility timeout, the message must still be hidden.
-    std::thread::sleep(Duration::from_secs(4));
+    std::thread::sleep(Duration::from_secs(2));
+    // Meanwhile a second worker on the same workdir is refused.
+    let second = s.once();
+    assert_eq!(second.code, 2, "{}", second.stderr);
+    assert!(
+        second.stderr.contains("another worker is using"),
+        "{}",
+        second.stderr
+    );
+    std::thread::sleep(Duration::from_secs(2));
     let seen = s.queue.depth();
     let code = wait_exit_after_idle(&s, &mut worker);
     assert_eq!(
@@ -790,4 +817,181 @@ fn route_explains_which_playbook_a_task_gets() {
     }
     let out = out.replace(&sb.path().display().to_string(), "[SANDBOX]");
     insta::assert_snapshot!("route_explanations", out);
+}
+
+#[test]
+fn a_repo_route_uses_the_repositorys_own_playbook_and_reports_an_invalid_one() {
+    let s = Setup::new(
+        3,
+        Knobs {
+            routes: "  - { label: use-repo, playbook: repo }\n",
+            ..Knobs::default()
+        },
+        SOLVE,
+    );
+    let remote = s.remote.to_str().unwrap().to_owned();
+    // Without a .codingworker.yml the route does not apply: the default playbook runs.
+    s.queue
+        .send(&s.issue("acme/demo", 7, "a-1", &remote, &["auto-code", "use-repo"]));
+    let ran = s.once();
+    assert_eq!(ran.code, 0, "{}", ran.stderr);
+    assert!(
+        ran.stderr.contains("has no .codingworker.yml; next route"),
+        "{}",
+        ran.stderr
+    );
+    assert_eq!(
+        git(&s.remote, &["show", "auto-code/issue-7:solved.txt"]),
+        "Write solved.txt\n"
+    );
+
+    s.push_to_remote(&[(
+        ".codingworker.yml",
+        "version: 1\nname: own\nbranch: \"own/{{ issue.number }}\"\nsteps:\n  - id: mine\n    shell: echo mine > mine.txt\n  - id: pr\n    pr_open:\n      title: Own\n",
+    )]);
+    s.queue
+        .send(&s.issue("acme/demo", 8, "a-2", &remote, &["auto-code", "use-repo"]));
+    let ran = s.once();
+    assert_eq!(ran.code, 0, "{}", ran.stderr);
+    assert_eq!(git(&s.remote, &["show", "own/8:mine.txt"]), "mine\n");
+    assert!(
+        ran.stderr
+            .contains("playbook=acme/demo:.codingworker.yml@main"),
+        "{}",
+        ran.stderr
+    );
+
+    // An invalid one is the repository author's to fix: said on the issue, with where.
+    s.push_to_remote(&[(
+        ".codingworker.yml",
+        "version: 1\nname: own\nsteps:\n  - id: mine\n    shel: echo mine\n",
+    )]);
+    s.queue
+        .send(&s.issue("acme/demo", 9, "a-3", &remote, &["auto-code", "use-repo"]));
+    let ran = s.once();
+    assert_eq!(ran.code, 0, "{}", ran.stderr);
+    let comment = s
+        .github
+        .comments()
+        .into_iter()
+        .find(|c| c.issue == 9)
+        .expect("a comment on issue 9");
+    assert!(
+        comment.body.contains("is not a valid playbook"),
+        "{}",
+        comment.body
+    );
+    assert!(
+        comment.body.contains(".codingworker.yml@main:5:5"),
+        "{}",
+        comment.body
+    );
+    assert!(
+        comment.body.contains("did you mean `shell`?"),
+        "{}",
+        comment.body
+    );
+    assert_eq!(s.queue.depth(), (0, 0), "reported: a final result");
+}
+
+#[test]
+fn the_workers_token_reaches_no_process_log_report_or_pull_request() {
+    // The token lives in a variable whose name does not look like a credential.
+    let pat = "ghp_customVariableToken98765";
+    let playbook = r#"version: 1
+name: nosy
+secrets: [CW_PAT]
+steps:
+  - id: nosy
+    shell: env | sort > env.txt; cat env.txt; echo "token is ${CW_PAT:-absent}"
+  - id: pr
+    pr_open:
+      title: Nosy
+      body: "{{ steps.nosy.output }}"
+  - id: tell
+    comment:
+      body: "{{ steps.nosy.output }}"
+"#;
+    let mut s = Setup::new(3, Knobs::default(), playbook);
+    let config = std::fs::read_to_string(&s.config)
+        .unwrap()
+        .replace("github: {", "github: { token_env: CW_PAT,");
+    std::fs::write(&s.config, config).unwrap();
+    s.github = FakeGitHub::start(pat);
+    let config = std::fs::read_to_string(&s.config).unwrap();
+    let api = config
+        .split("api_url: \"")
+        .nth(1)
+        .unwrap()
+        .split('"')
+        .next()
+        .unwrap()
+        .to_owned();
+    std::fs::write(&s.config, config.replace(&api, &s.github.url)).unwrap();
+    s.queue.send(&s.task("run-1"));
+    let ran: Ran = s.worker(true).env("CW_PAT", pat).output().unwrap().into();
+    assert_eq!(ran.code, 0, "{}", ran.stderr);
+    assert_eq!(s.github.prs().len(), 1, "the token works for GitHub");
+    let env_seen = git(&s.remote, &["show", "auto-code/issue-7:env.txt"]);
+    assert!(
+        !env_seen.contains("CW_PAT"),
+        "the step saw the token's variable:\n{env_seen}"
+    );
+    let pr = &s.github.prs()[0];
+    assert!(pr.body.contains("token is absent"), "{}", pr.body);
+    let mut everything = format!("{}{}{}", ran.stdout, ran.stderr, pr.body);
+    for c in s.github.comments() {
+        everything.push_str(&c.body);
+    }
+    for f in walk_files(&s.sb.workdir()) {
+        if let Ok(t) = std::fs::read_to_string(&f) {
+            everything.push_str(&t);
+        }
+    }
+    assert!(!everything.contains(pat), "the token leaked");
+    assert!(
+        ran.stderr.contains("never reach processes"),
+        "{}",
+        ran.stderr
+    );
+}
+
+fn walk_files(dir: &std::path::Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        let p = e.path();
+        if p.is_dir() {
+            out.extend(walk_files(&p));
+        } else {
+            out.push(p);
+        }
+    }
+    out
+}
+
+#[test]
+fn tasks_of_different_issues_run_at_once_up_to_concurrency() {
+    let s = Setup::new(
+        3,
+        Knobs::default(),
+        "version: 1\nname: nap\nsteps:\n  - id: nap\n    shell: sleep 2\n",
+    );
+    let config = std::fs::read_to_string(&s.config).unwrap();
+    std::fs::write(&s.config, format!("concurrency: 2\n{config}")).unwrap();
+    let remote = s.remote.to_str().unwrap().to_owned();
+    s.queue
+        .send(&s.issue("acme/demo", 7, "c-7", &remote, &["auto-code"]));
+    s.queue
+        .send(&s.issue("acme/demo", 8, "c-8", &remote, &["auto-code"]));
+    let ran = s.once();
+    assert_eq!(ran.code, 0, "{}", ran.stderr);
+    let runs = s.runs();
+    assert_eq!(runs.len(), 2, "{}", ran.stderr);
+    let time = |v: &Value| v.as_str().unwrap().parse::<jiff::Timestamp>().unwrap();
+    assert!(
+        time(&runs[1]["started_at"]) < time(&runs[0]["finished_at"]),
+        "the two runs overlap: {runs:?}"
+    );
+    assert_eq!(s.queue.depth(), (0, 0));
+    assert_eq!(s.worktrees_left(), 0);
 }
