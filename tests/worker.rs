@@ -53,7 +53,7 @@ impl Setup {
         let config = sb.write(
             "worker.yml",
             &format!(
-                "queue_url: {url}\nvisibility_timeout: {vis}\npoll_wait: 1s\nretry_delay: 1s\nshutdown_grace: {grace}\nmax_receives: {max}\nworkdir: {workdir}\nallow: {{ repos: [\"acme/*\"] }}\nroutes:\n{routes}default_playbook: playbooks/default.yml\ngithub: {{ api_url: \"{api}\" }}\n",
+                "queue_url: {url}\nvisibility_timeout: {vis}\npoll_wait: 1s\nretry_delay: 1s\nshutdown_grace: {grace}\nmax_receives: {max}\nworkdir: {workdir}\nallow: {{ repos: [\"acme/*\"], local_remotes: true }}\nroutes:\n{routes}default_playbook: playbooks/default.yml\ngithub: {{ api_url: \"{api}\" }}\n",
                 url = queue.url,
                 vis = knobs.visibility,
                 grace = knobs.grace,
@@ -569,20 +569,24 @@ fn a_repository_not_allowed_is_refused_and_kept_in_the_dead_letter_queue() {
 
 #[test]
 fn the_heartbeat_keeps_a_long_step_invisible() {
-    let playbook = "version: 1\nname: long\nsteps:\n  - id: long\n    shell: sleep 6\n";
+    let marks = tempfile::tempdir().unwrap();
+    let pidfile = marks.path().join("pid");
+    let playbook = format!(
+        "version: 1\nname: long\nsteps:\n  - id: long\n    shell: echo $$ > {}; sleep 7\n",
+        pidfile.display()
+    );
     let s = Setup::new(
         3,
         Knobs {
             visibility: "2s",
             ..Knobs::default()
         },
-        playbook,
+        &playbook,
     );
     s.queue.send(&s.task("run-1"));
     let mut worker = s.spawn("w");
-    // Well past the 2s visibility timeout, the message must still be hidden.
-    std::thread::sleep(Duration::from_secs(2));
-    // Meanwhile a second worker on the same workdir is refused.
+    wait_for_file(&pidfile, Duration::from_secs(60));
+    // A second worker on the same workdir is refused.
     let second = s.once();
     assert_eq!(second.code, 2, "{}", second.stderr);
     assert!(
@@ -590,13 +594,17 @@ fn the_heartbeat_keeps_a_long_step_invisible() {
         "{}",
         second.stderr
     );
-    std::thread::sleep(Duration::from_secs(2));
-    let seen = s.queue.depth();
+    // Through the step, well past twice the 2s visibility timeout, it stays hidden.
+    let mut seen = Vec::new();
+    for _ in 0..5 {
+        std::thread::sleep(Duration::from_secs(1));
+        seen.push(s.queue.depth());
+    }
     let code = wait_exit_after_idle(&s, &mut worker);
-    assert_eq!(
-        seen.0,
-        0,
-        "the message became visible during the run: {}",
+    assert!(
+        seen.iter()
+            .all(|(visible, in_flight)| *visible == 0 && *in_flight == 1),
+        "the message became visible during the run: {seen:?}\n{}",
         s.log("w")
     );
     assert_eq!(code, 0);
@@ -787,7 +795,7 @@ fn route_explains_which_playbook_a_task_gets() {
         sb.write(
             "t.json",
             &json!({"version": 1, "id": "t-1",
-                "repo": {"full_name": repo, "clone_url": "https://github.com/x/y.git", "default_branch": "main"},
+                "repo": {"full_name": repo, "clone_url": format!("https://github.com/{repo}.git"), "default_branch": "main"},
                 "issue": {"number": 4, "title": "T", "body": "", "labels": labels, "author": "a", "url": "u"},
                 "sender": sender, "event": "issues.labeled"})
             .to_string(),
@@ -994,4 +1002,122 @@ fn tasks_of_different_issues_run_at_once_up_to_concurrency() {
     );
     assert_eq!(s.queue.depth(), (0, 0));
     assert_eq!(s.worktrees_left(), 0);
+}
+
+#[test]
+fn a_clone_url_off_the_github_host_is_refused() {
+    let s = Setup::new(1, Knobs::default(), SOLVE);
+    // The token goes where clone_url points: only to the task's own repository on GitHub.
+    let elsewhere = s.task_for("acme/demo", "x-1", "https://evil.example/acme/demo.git");
+    let other_repo = s.task_for(
+        "acme/demo",
+        "x-2",
+        &format!(
+            "{}/acme/other.git",
+            s.github.url.replace("http://", "https://")
+        ),
+    );
+    s.queue.send(&elsewhere);
+    s.queue.send(&other_repo);
+    let ran = s.once();
+    assert_eq!(ran.code, 0, "{}", ran.stderr);
+    assert_eq!(
+        ran.stderr.matches("is not https://").count(),
+        2,
+        "{}",
+        ran.stderr
+    );
+    assert!(s.github.requests().is_empty());
+    assert!(
+        !s.sb.workdir().join("repos/acme").exists(),
+        "nothing is fetched"
+    );
+
+    // Local paths need allow.local_remotes.
+    let config = std::fs::read_to_string(&s.config).unwrap();
+    std::fs::write(&s.config, config.replace(", local_remotes: true", "")).unwrap();
+    let route: Ran = cw()
+        .args(["route", "--config"])
+        .arg(&s.config)
+        .arg("--issue")
+        .arg(s.sb.write("t.json", &s.task("l-1")))
+        .output()
+        .unwrap()
+        .into();
+    assert_eq!(route.code, 1);
+    assert!(
+        route
+            .stdout
+            .contains("local paths need allow.local_remotes"),
+        "{}",
+        route.stdout
+    );
+}
+
+#[test]
+fn a_task_delivered_more_often_than_max_receives_gives_up_once() {
+    let marks = tempfile::tempdir().unwrap();
+    let pidfile = marks.path().join("pid");
+    let playbook = format!(
+        "version: 1\nname: slow\nsteps:\n  - id: slow\n    shell: echo $$ > {}; exec sleep 30\n",
+        pidfile.display()
+    );
+    // The worker allows one receive; the queue's redrive policy three.
+    let s = Setup::new(
+        3,
+        Knobs {
+            visibility: "2s",
+            max_receives: 1,
+            ..Knobs::default()
+        },
+        &playbook,
+    );
+    s.queue.send(&s.task("run-1"));
+    let mut first = s.spawn("first");
+    let sleeper: i32 = wait_for_file(&pidfile, Duration::from_secs(60))
+        .parse()
+        .unwrap();
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(first.id() as i32),
+        nix::sys::signal::Signal::SIGKILL,
+    )
+    .unwrap();
+    first.wait().unwrap();
+    let _ = nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(sleeper),
+        nix::sys::signal::Signal::SIGKILL,
+    );
+    s.wait_visible(Duration::from_secs(20));
+    let ran = s.once();
+    assert_eq!(ran.code, 0, "{}", ran.stderr);
+    assert!(
+        ran.stderr.contains("giving up on the task"),
+        "{}",
+        ran.stderr
+    );
+    let comments = s.github.comments();
+    assert_eq!(
+        comments.len(),
+        1,
+        "one report, whatever the deliveries: {comments:?}"
+    );
+    assert!(
+        comments[0].body.contains("delivered 2 times"),
+        "{}",
+        comments[0].body
+    );
+    assert!(
+        comments[0].body.contains("1 runs were interrupted"),
+        "{}",
+        comments[0].body
+    );
+    assert_eq!(s.task_states()[0]["phase"], "gave_up");
+    // Released each time, never deleted: it ends in the dead-letter queue.
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while s.queue.dead_letters().is_empty() {
+        assert!(Instant::now() < deadline, "not in the dead-letter queue");
+        let _ = s.queue.peek(Duration::ZERO);
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    assert_eq!(s.runs().len(), 1, "never run again");
 }

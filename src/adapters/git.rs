@@ -416,6 +416,11 @@ impl Remote {
             env.insert("SSH_AUTH_SOCK".into(), sock.clone());
         }
         env.insert("GIT_TERMINAL_PROMPT".into(), "0".into());
+        // Steps run as the same user: they could have written ~/.gitconfig (a proxy, TLS
+        // settings, URL rewrites). With the token in reach, only our settings apply;
+        // proxies still come from HTTPS_PROXY and friends.
+        env.insert("GIT_CONFIG_NOSYSTEM".into(), "1".into());
+        env.insert("GIT_CONFIG_GLOBAL".into(), "/dev/null".into());
         if let (Some(token), Some(origin)) = (&self.token, origin_of(&self.url)) {
             use base64::Engine as _;
             let basic =
@@ -457,22 +462,23 @@ impl Remote {
         ))
     }
 
-    /// Pushes HEAD of `dir` to `branch` with a lease: it overwrites only `expected`, the
-    /// commit the remote had when we looked (none: the branch must not exist), so nobody
-    /// else's push is lost.
+    /// Pushes `commit` (of the repository `dir`) to `branch` with a lease: it overwrites
+    /// only `expected`, the commit the remote had when we looked (none: the branch must not
+    /// exist), so nobody else's push is lost.
     pub fn push(
         &self,
         dir: &Path,
         parent: &std::collections::BTreeMap<String, String>,
         branch: &str,
         expected: Option<&str>,
+        commit: &str,
     ) -> Result<crate::process::Command, GitError> {
         self.check_url()?;
         let lease = format!(
             "--force-with-lease=refs/heads/{branch}:{}",
             expected.unwrap_or("")
         );
-        let refspec = format!("HEAD:refs/heads/{branch}");
+        let refspec = format!("{commit}:refs/heads/{branch}");
         Ok(self.git(
             dir,
             parent,
@@ -515,6 +521,40 @@ impl Remote {
             return Err(GitError(format!("`{}` is not a repository URL", self.url)));
         }
         Ok(())
+    }
+}
+
+/// A throwaway bare repository that borrows a checkout's objects (git alternates). Network
+/// commands that carry the token run there rather than in the checkout, so that no
+/// repository configuration a step could have written (a proxy, TLS settings, URL rewrites;
+/// in the checkout, or in the mirror a worker's worktree shares its configuration with)
+/// applies. Removed when dropped.
+pub struct CleanRoom {
+    pub dir: PathBuf,
+}
+
+impl CleanRoom {
+    /// Creates it at `at` (replacing whatever is there) for the repository of `checkout`.
+    pub fn for_checkout(checkout: &Path, at: &Path) -> Result<CleanRoom, GitError> {
+        let repo = Repository::open(checkout).map_err(context("failed to open the checkout"))?;
+        let objects = repo.commondir().join("objects");
+        let _ = std::fs::remove_dir_all(at);
+        Repository::init_bare(at).map_err(context("failed to create a clean repository"))?;
+        let room = CleanRoom {
+            dir: at.to_path_buf(),
+        };
+        std::fs::write(
+            at.join("objects/info/alternates"),
+            format!("{}\n", objects.display()),
+        )
+        .map_err(|e| GitError(format!("failed to write {}: {e}", at.display())))?;
+        Ok(room)
+    }
+}
+
+impl Drop for CleanRoom {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.dir);
     }
 }
 
@@ -565,6 +605,7 @@ mod tests {
                 &std::collections::BTreeMap::new(),
                 "b",
                 None,
+                "0123abc",
             )
             .unwrap();
         assert_eq!(
@@ -576,6 +617,8 @@ mod tests {
             "the token is not on the command line"
         );
         assert!(cmd.args.contains(&"core.hooksPath=/dev/null".to_owned()));
+        assert!(cmd.args.contains(&"0123abc:refs/heads/b".to_owned()));
+        assert_eq!(cmd.env["GIT_CONFIG_GLOBAL"], "/dev/null");
         assert!(
             Remote {
                 url: "--upload-pack=x".into(),

@@ -206,6 +206,23 @@ impl OctocrabGitHub {
         path: &str,
         body: Option<&Value>,
     ) -> Result<(Value, HeaderMap), GitHubError> {
+        self.call_checking(method, path, body, || async { None })
+            .await
+    }
+
+    /// [`Self::call`], asking `done` before every retry whether the call took effect after
+    /// all (a POST GitHub accepted before the connection failed); `Some` ends the call.
+    async fn call_checking<F, Fut>(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<&Value>,
+        done: F,
+    ) -> Result<(Value, HeaderMap), GitHubError>
+    where
+        F: Fn() -> Fut,
+        Fut: std::future::Future<Output = Option<Value>>,
+    {
         let mut n = 0;
         loop {
             let (status, headers, result) = match self.send(method.clone(), path, body).await {
@@ -232,6 +249,9 @@ impl OctocrabGitHub {
             };
             tracing::warn!(%method, path, error = %result, retry_in = %humantime::format_duration(Duration::from_millis(wait.as_millis() as u64)), "GitHub call failed; retrying");
             tokio::time::sleep(wait).await;
+            if let Some(v) = done().await {
+                return Ok((v, HeaderMap::new()));
+            }
             n += 1;
         }
     }
@@ -331,6 +351,13 @@ fn encode(s: &str) -> String {
     out
 }
 
+/// The hidden marker (`<!-- codingworker:… -->`) a comment body carries, if any.
+fn marker_of(body: &str) -> Option<String> {
+    let start = body.find("<!-- codingworker:")?;
+    let len = body[start..].find("-->")? + 3;
+    Some(body[start..start + len].to_owned())
+}
+
 /// The most pages of comments read when looking for one.
 const MAX_PAGES: usize = 50;
 
@@ -404,8 +431,20 @@ impl GitHub for OctocrabGitHub {
 
     async fn comment(&self, repo: &str, issue: u64, body: &str) -> Result<String, GitHubError> {
         let path = format!("{}/issues/{issue}/comments", repo_path(repo));
+        // A comment with a marker is looked for before it is posted again: GitHub may
+        // have taken the first POST before the answer was lost.
+        let marker = marker_of(body);
         let (v, _) = self
-            .call(Method::POST, &path, Some(&json!({"body": body})))
+            .call_checking(
+                Method::POST,
+                &path,
+                Some(&json!({"body": body})),
+                || async {
+                    let m = marker.as_deref()?;
+                    let url = self.find_comment(repo, issue, m).await.ok()??;
+                    Some(json!({"html_url": url}))
+                },
+            )
             .await?;
         Ok(v["html_url"].as_str().unwrap_or_default().to_owned())
     }
@@ -526,5 +565,10 @@ mod tests {
         assert_eq!(next_page(&HeaderMap::new()), None);
         assert_eq!(repo_path("o/r.x"), "/repos/o/r.x");
         assert_eq!(encode("o:auto-code/issue-1"), "o%3Aauto-code%2Fissue-1");
+        assert_eq!(
+            marker_of("text\n\n<!-- codingworker:abc:tell -->").as_deref(),
+            Some("<!-- codingworker:abc:tell -->")
+        );
+        assert_eq!(marker_of("no marker"), None);
     }
 }

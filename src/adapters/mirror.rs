@@ -21,6 +21,10 @@ pub struct Mirror {
     pub dir: PathBuf,
 }
 
+/// The configuration of a mirror, as `git init --bare` writes it.
+const PRISTINE_CONFIG: &str =
+    "[core]\n\trepositoryformatversion = 0\n\tfilemode = true\n\tbare = true\n";
+
 /// The file whose time stamp says when a mirror was last used.
 const USED_MARKER: &str = "codingworker-used";
 
@@ -66,6 +70,14 @@ impl Mirror {
             })?;
         }
         let _ = std::fs::write(self.dir.join(USED_MARKER), b"");
+        // Worktrees share this configuration, and steps run in worktrees: start every fetch
+        // (the token is in reach) from a configuration that is ours.
+        std::fs::write(self.dir.join("config"), PRISTINE_CONFIG).map_err(|e| {
+            GitError(format!(
+                "failed to reset {}/config: {e}",
+                self.dir.display()
+            ))
+        })?;
         let cmd = remote.fetch(&self.dir, parent, branch)?;
         let fetched = process::run(&cmd, sup, None)
             .await
@@ -120,7 +132,8 @@ impl Mirror {
             return Err(GitError(format!("`{branch}` is not a valid branch name")));
         }
         let repo = self.open()?;
-        self.remove_worktrees(&repo, |wt_branch| wt_branch == Some(branch));
+        // The caller holds the branch: a worktree still on it is an interrupted run's.
+        self.remove_worktrees(&repo, |w| w.valid && w.branch.as_deref() == Some(branch));
         let target = repo.find_commit(commit)?;
         let created = repo
             .branch(branch, &target, true)
@@ -136,23 +149,24 @@ impl Mirror {
         Ok(())
     }
 
-    /// Removes the run's worktree (files and git's records) and its branch.
-    pub fn remove_run(&self, branch: &str) {
+    /// Removes the run's worktree `name` (files and git's records) and its branch.
+    pub fn remove_run(&self, name: &str, branch: &str) {
         let Ok(repo) = self.open() else { return };
-        self.remove_worktrees(&repo, |b| b == Some(branch));
+        self.remove_worktrees(&repo, |w| w.name == name);
         if let Ok(mut b) = repo.find_branch(branch, BranchType::Local) {
             let _ = b.delete();
         }
     }
 
-    /// Removes every worktree of the mirror (left by a worker that was killed).
+    /// Removes every worktree of the mirror, broken ones included (left by a worker that
+    /// was killed; only when no task runs).
     pub fn remove_all_worktrees(&self) {
         if let Ok(repo) = self.open() {
             self.remove_worktrees(&repo, |_| true);
         }
     }
 
-    fn remove_worktrees(&self, repo: &Repository, which: impl Fn(Option<&str>) -> bool) {
+    fn remove_worktrees(&self, repo: &Repository, which: impl Fn(&WorktreeInfo) -> bool) {
         let Ok(names) = repo.worktrees() else { return };
         for name in names.iter().flatten().flatten() {
             let Ok(wt) = repo.find_worktree(name) else {
@@ -163,8 +177,12 @@ impl Mirror {
                     .ok()
                     .and_then(|h| h.shorthand().ok().map(str::to_owned))
             });
-            // A worktree whose directory is gone has no readable HEAD: always prune it.
-            if wt.validate().is_ok() && !which(branch.as_deref()) {
+            let info = WorktreeInfo {
+                name: name.to_owned(),
+                branch,
+                valid: wt.validate().is_ok(),
+            };
+            if !which(&info) {
                 continue;
             }
             let path = wt.path().to_path_buf();
@@ -174,6 +192,13 @@ impl Mirror {
             let _ = std::fs::remove_dir_all(&path);
         }
     }
+}
+
+/// What decides whether a worktree is removed.
+struct WorktreeInfo {
+    name: String,
+    branch: Option<String>,
+    valid: bool,
 }
 
 /// Deletes the least recently used mirrors under `cache` beyond `keep`, except those in

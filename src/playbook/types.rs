@@ -196,11 +196,19 @@ const COMMON_UNITS: [&str; 14] = [
     "hours", "hour",
 ];
 
-/// Parses a humantime duration; a zero duration is refused (it could never finish).
+/// The longest duration anything takes (a deadline further away is not a deadline, and
+/// clocks overflow).
+pub const MAX_DURATION: Duration = Duration::from_secs(30 * 24 * 3600);
+
+/// Parses a humantime duration; a zero duration is refused (it could never finish), and so
+/// is one over 30 days.
 pub fn parse_duration(s: &str) -> Result<Duration, String> {
     let hint = "write e.g. `30s`, `10m`, `1h 30m`";
     match humantime::parse_duration(s.trim()) {
         Ok(d) if d.is_zero() => Err(format!("invalid duration `{s}`: must be more than zero")),
+        Ok(d) if d > MAX_DURATION => {
+            Err(format!("invalid duration `{s}`: at most 30 days (`30d`)"))
+        }
         Ok(d) => Ok(d),
         Err(humantime::DurationError::UnknownUnit { unit, .. }) => {
             let guess = crate::diagnostic::suggest(&unit, COMMON_UNITS)
@@ -310,6 +318,12 @@ mod tests {
             "invalid duration `forever`: write e.g. `30s`, `10m`, `1h 30m`"
         );
         assert!(parse_duration("0s").unwrap_err().contains("more than zero"));
+        assert!(
+            parse_duration("500000000000y")
+                .unwrap_err()
+                .contains("at most 30 days")
+        );
+        assert_eq!(parse_duration("30d").unwrap(), MAX_DURATION);
     }
 
     #[test]

@@ -42,7 +42,7 @@ pub struct PrOpenSpec {
 
 use std::fmt::Write as _;
 
-use crate::adapters::git::{Remote, parse_ls_remote};
+use crate::adapters::git::{CleanRoom, Remote, parse_ls_remote};
 use crate::adapters::github::NewPullRequest;
 use crate::engine::executor::{Services, StepCall};
 use crate::engine::report::PrRef;
@@ -274,8 +274,17 @@ async fn push(
 ) -> Result<(), String> {
     let mut sup = call.supervision(s);
     sup.log = None;
+    let head = s
+        .workspace
+        .head()
+        .map_err(|e| e.to_string())?
+        .ok_or("the run branch has no commit to push")?
+        .to_string();
+    // The token never meets a configuration a step could have written.
+    let room = CleanRoom::for_checkout(&s.run.checkout, &s.run.run_dir.join("push.git"))
+        .map_err(|e| e.to_string())?;
     let ls = target
-        .ls_remote(&s.run.checkout, &s.run.parent_env, &s.run.branch)
+        .ls_remote(&room.dir, &s.run.parent_env, &s.run.branch)
         .map_err(|e| e.to_string())?;
     let seen = process::run(&ls, &sup, None)
         .await
@@ -290,10 +299,11 @@ async fn push(
     let expected = parse_ls_remote(&seen.captured.stdout, &s.run.branch);
     let cmd = target
         .push(
-            &s.run.checkout,
+            &room.dir,
             &s.run.parent_env,
             &s.run.branch,
             expected.as_deref(),
+            &head,
         )
         .map_err(|e| e.to_string())?;
     let pushed = process::run(&cmd, &sup, None)

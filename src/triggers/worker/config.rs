@@ -83,6 +83,11 @@ pub struct Allow {
     /// Senders (logins) who may trigger tasks; empty allows anyone with the label.
     #[serde(default)]
     pub senders: Vec<String>,
+    /// Accept tasks whose `clone_url` is a local path or `file://` URL (for trying a setup
+    /// and for tests). Otherwise `clone_url` must be `https://GITHUB_HOST/OWNER/NAME(.git)`
+    /// of the task's own repository, the only place the token is sent.
+    #[serde(default)]
+    pub local_remotes: bool,
 }
 
 /// One route: the conditions that must all match and the playbook it gives.
@@ -213,6 +218,9 @@ pub struct Settings {
     pub max_cached_repos: usize,
     pub allow_repos: Vec<(String, GlobMatcher)>,
     pub allow_senders: Vec<String>,
+    pub local_remotes: bool,
+    /// `host[:port]` of the GitHub web and git server, derived from `github.api_url`.
+    pub github_host: String,
     pub routes: Vec<CompiledRoute>,
     pub default_playbook: Option<PathBuf>,
     pub github: GithubConfig,
@@ -542,9 +550,22 @@ fn settings(
             .map(|p| (p.clone(), glob(p).expect("checked")))
             .collect(),
         allow_senders: c.allow.senders.clone(),
+        local_remotes: c.allow.local_remotes,
+        github_host: github_host(&c.github.api_url),
         routes,
         default_playbook: c.default_playbook.as_ref().map(|p| base.join(p)),
         github: c.github,
+    }
+}
+
+/// The git host of a GitHub API URL: `api.github.com` serves `github.com`; GitHub
+/// Enterprise serves both from one host (`https://HOST/api/v3`).
+pub fn github_host(api_url: &str) -> String {
+    let rest = api_url.split_once("://").map_or(api_url, |(_, r)| r);
+    let host = rest.split('/').next().unwrap_or(rest).to_ascii_lowercase();
+    match host.strip_prefix("api.") {
+        Some(h) if h == "github.com" => h.to_owned(),
+        _ => host,
     }
 }
 
@@ -572,6 +593,16 @@ mod tests {
         assert_eq!(expand_home("~", &env), PathBuf::from("/home/u"));
         assert_eq!(expand_home("~bob/x", &env), PathBuf::from("~bob/x"));
         assert_eq!(expand_home("/srv/cw", &env), PathBuf::from("/srv/cw"));
+    }
+
+    #[test]
+    fn the_git_host_comes_from_the_api_url() {
+        assert_eq!(github_host("https://api.github.com"), "github.com");
+        assert_eq!(
+            github_host("https://ghe.example.com/api/v3"),
+            "ghe.example.com"
+        );
+        assert_eq!(github_host("http://127.0.0.1:8080"), "127.0.0.1:8080");
     }
 
     #[test]

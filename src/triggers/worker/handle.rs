@@ -1,5 +1,6 @@
 //! One message, from receipt to deletion or release.
 
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -40,7 +41,17 @@ struct Chosen {
     prepared: Prepared,
 }
 
-/// The time a task may still run.
+/// Why no playbook could be chosen.
+enum NoPlaybook {
+    /// Only repository routes matched, and the repository has no playbook.
+    Unroutable,
+    /// The repository's own playbook does not load: its author has something to fix.
+    RepoInvalid(String),
+    /// One of the worker's playbooks cannot be used: the operator has (details logged).
+    Worker(String),
+}
+
+/// Time for the reporting steps after the run's budget (they run after it is spent).
 const REPORTING_MARGIN: Duration = Duration::from_secs(10 * 60);
 /// How long fetching a repository may take.
 const FETCH_LIMIT: Duration = Duration::from_secs(15 * 60);
@@ -56,11 +67,11 @@ impl Worker {
                 self.queue.clone(),
                 msg.receipt.clone(),
                 self.settings.visibility_timeout,
-                Instant::now() + FETCH_LIMIT,
             );
             let disposition = self.process(&msg, &heartbeat).await;
             drop(heartbeat);
             self.settle(&msg, disposition).await;
+            self.forget_idle_locks();
         }
         .instrument(span)
         .await
@@ -98,10 +109,7 @@ impl Worker {
             Err(e) => {
                 let n = Stats::bump(&self.stats.malformed);
                 tracing::error!(error = %e, malformed_total = n, "malformed message: not a task; released for the dead-letter queue");
-                return Disposition::Release {
-                    after: Duration::ZERO,
-                    why: "malformed",
-                };
+                return release_now("malformed");
             }
         };
         let span = tracing::info_span!("task", task = %task.id, repo = %task.repo.full_name, issue = task.issue.number);
@@ -112,10 +120,7 @@ impl Worker {
         if let Err(refusal) = route::allowed(&self.settings, &task) {
             let n = Stats::bump(&self.stats.refused);
             tracing::warn!(reason = %refusal, refused_total = n, "refused; released for the dead-letter queue");
-            return Disposition::Release {
-                after: Duration::ZERO,
-                why: "refused",
-            };
+            return release_now("refused");
         }
         let routing = route::route(&self.settings, &task);
         if routing.candidates.is_empty() {
@@ -124,49 +129,33 @@ impl Worker {
                 unroutable_total = n,
                 "unroutable: no route matches and there is no default_playbook; released for the dead-letter queue"
             );
-            return Disposition::Release {
-                after: Duration::ZERO,
-                why: "unroutable",
-            };
+            return release_now("unroutable");
         }
-        // One task of an issue at a time: two deliveries must not share the run branch.
-        let _issue = self
-            .lock(format!(
-                "issue:{}#{}",
-                task.repo.full_name.to_ascii_lowercase(),
-                task.issue.number
-            ))
-            .await;
-
-        let remote = Remote {
-            url: task.repo.clone_url.clone(),
-            token: if task.repo.clone_url.starts_with("https://") {
-                self.token.clone()
-            } else {
-                None
-            },
-        };
         let mirror = Mirror::for_repo(&self.dirs.repos, &task.repo.full_name);
-        self.busy
+        *self
+            .busy
             .lock()
-            .expect("busy set")
-            .insert(mirror.dir.clone());
+            .expect("busy map")
+            .entry(mirror.dir.clone())
+            .or_default() += 1;
         let result = self
-            .work(msg, &task, &routing.candidates, &remote, &mirror, hb)
+            .work(msg, &task, &routing.candidates, &mirror, hb)
             .await;
-        self.busy.lock().expect("busy set").remove(&mirror.dir);
-        let removed = mirror::prune_cache(
-            &self.dirs.repos,
-            self.settings.max_cached_repos,
-            &self
-                .busy
-                .lock()
-                .expect("busy set")
-                .iter()
-                .cloned()
-                .collect::<Vec<_>>(),
-        );
-        for dir in removed {
+        let busy: Vec<PathBuf> = {
+            let mut map = self.busy.lock().expect("busy map");
+            if let Some(n) = map.get_mut(&mirror.dir) {
+                *n -= 1;
+                if *n == 0 {
+                    map.remove(&mirror.dir);
+                }
+            }
+            map.keys().cloned().collect()
+        };
+        let (repos, keep) = (self.dirs.repos.clone(), self.settings.max_cached_repos);
+        let pruned = tokio::task::spawn_blocking(move || mirror::prune_cache(&repos, keep, &busy))
+            .await
+            .unwrap_or_default();
+        for dir in pruned {
             tracing::info!(mirror = %dir.display(), "removed a least recently used mirror");
         }
         result
@@ -177,15 +166,24 @@ impl Worker {
         msg: &Received,
         task: &Task,
         candidates: &[route::Candidate],
-        remote: &Remote,
         mirror: &Mirror,
         hb: &Heartbeat,
     ) -> Disposition {
+        // The URL was checked against the GitHub host: https carries the token.
+        let remote = Remote {
+            url: task.repo.clone_url.clone(),
+            token: if task.repo.clone_url.starts_with("https://") {
+                self.token.clone()
+            } else {
+                None
+            },
+        };
+        let mirror_key = format!("mirror:{}", mirror.dir.display());
         let tip = {
-            let _repo = self.lock(format!("repo:{}", mirror.dir.display())).await;
+            let _m = self.lock(mirror_key.clone()).await;
             match mirror
                 .update(
-                    remote,
+                    &remote,
                     &task.repo.default_branch,
                     &self.env,
                     &self.git_supervision(),
@@ -206,24 +204,41 @@ impl Worker {
             }
         };
         let chosen = match self.choose(task, candidates, mirror, tip) {
-            Ok(Some(c)) => c,
-            Ok(None) => {
+            Ok(c) => c,
+            Err(NoPlaybook::Unroutable) => {
                 let n = Stats::bump(&self.stats.unroutable);
                 tracing::warn!(
                     unroutable_total = n,
                     "unroutable: the route was the repository's own {REPO_PLAYBOOK_FILE}, which it does not have, and no route or default_playbook follows; released for the dead-letter queue"
                 );
-                return Disposition::Release {
-                    after: Duration::ZERO,
-                    why: "unroutable",
-                };
+                return release_now("unroutable");
             }
-            Err(problem) => {
-                // The repository's own playbook is invalid: its author needs to know.
-                return self.permanent(msg, task, None, problem).await;
+            // The repository's own playbook is invalid: its author needs to know.
+            Err(NoPlaybook::RepoInvalid(problem)) => {
+                return self.permanent(task, None, problem).await;
+            }
+            Err(NoPlaybook::Worker(problem)) => {
+                tracing::error!(problem = %problem, "the worker's playbook cannot be used");
+                return self
+                    .passing(
+                        msg,
+                        task,
+                        None,
+                        "a playbook of the worker's configuration cannot be used (the worker's log says why)".into(),
+                    )
+                    .await;
             }
         };
         tracing::info!(playbook = %chosen.name, "routed");
+        let branch = match branch_name(&chosen.prepared, task, &self.env) {
+            Ok(b) => b,
+            Err(e) => return self.permanent(task, None, e.to_string()).await,
+        };
+        // One task on a run branch at a time: two deliveries of one issue wait for each
+        // other rather than share the branch (and its worktree).
+        let _branch = self
+            .lock(format!("branch:{}:{branch}", mirror.dir.display()))
+            .await;
 
         let key = state::key(task, &chosen.hash);
         let mut st = match self.store.load(&key) {
@@ -246,17 +261,26 @@ impl Worker {
                 );
                 return Disposition::Delete("done by an earlier delivery");
             }
+            Phase::GaveUp if st.last_message.as_deref() != Some(msg.message_id.as_str()) => {
+                // A new message for a task given up on: redriven from the dead-letter queue
+                // (which gives messages new ids) after a fix. It gets a fresh budget.
+                tracing::info!(
+                    "a task given up earlier came back (redriven?): starting over with a fresh budget"
+                );
+                st.phase = Phase::Running;
+                st.spent_ms = 0;
+                st.failure = None;
+                st.budget_from = st.runs.len();
+            }
             Phase::GaveUp => {
                 tracing::info!(
                     "given up by an earlier delivery; released for the dead-letter queue"
                 );
-                return Disposition::Release {
-                    after: Duration::ZERO,
-                    why: "given up earlier",
-                };
+                return release_now("given up earlier");
             }
             Phase::Finished => {
                 // The run ended; only its report to the issue is missing.
+                st.last_message = Some(msg.message_id.clone());
                 let why = st
                     .failure
                     .clone()
@@ -265,20 +289,23 @@ impl Worker {
             }
             Phase::Running => {}
         }
+        st.last_message = Some(msg.message_id.clone());
 
         let timeout = chosen.prepared.playbook.timeout.0;
         let spent = Duration::from_millis(st.spent_ms);
-        let interrupted = st.runs.iter().filter(|r| r.status.is_none()).count();
+        let interrupted = st.runs[st.budget_from.min(st.runs.len())..]
+            .iter()
+            .filter(|r| r.status.is_none())
+            .count();
         if msg.receive_count > self.settings.max_receives || spent >= timeout {
             let why = if spent >= timeout {
                 format!(
-                    "its time budget ({}) is spent: {} runs were interrupted (the worker crashed or was stopped)",
+                    "its time budget ({}) is spent: {interrupted} runs were interrupted (the worker crashed or was stopped)",
                     humantime::format_duration(timeout),
-                    interrupted
                 )
             } else {
                 format!(
-                    "the message was delivered {} times (max_receives is {})",
+                    "the message was delivered {} times (max_receives is {}); {interrupted} runs were interrupted",
                     msg.receive_count, self.settings.max_receives
                 )
             };
@@ -292,7 +319,14 @@ impl Worker {
             );
         }
         let budget = timeout - spent;
-        self.execute(msg, task, &chosen, &mut st, mirror, tip, budget, remote, hb)
+        let at = Target {
+            mirror,
+            mirror_key: &mirror_key,
+            tip,
+            branch: &branch,
+            remote: &remote,
+        };
+        self.execute(msg, task, &chosen, &mut st, &at, budget, hb)
             .await
     }
 
@@ -304,16 +338,10 @@ impl Worker {
         task: &Task,
         chosen: &Chosen,
         st: &mut TaskState,
-        mirror: &Mirror,
-        tip: git2::Oid,
+        at: &Target<'_>,
         budget: Duration,
-        remote: &Remote,
         hb: &Heartbeat,
     ) -> Disposition {
-        let branch = match branch_name(&chosen.prepared, task, &self.env) {
-            Ok(b) => b,
-            Err(e) => return self.permanent(msg, task, Some(st), e.to_string()).await,
-        };
         let run_id = new_run_id(task.issue.number);
         let checkout = self.dirs.worktrees.join(&run_id);
         let run_dir = self.dirs.runs.join(&run_id);
@@ -323,12 +351,12 @@ impl Worker {
             templates: chosen.prepared.templates.clone(),
             task: task.clone(),
             run_id: run_id.clone(),
-            branch: branch.clone(),
+            branch: at.branch.to_owned(),
             checkout: checkout.clone(),
             run_dir: run_dir.clone(),
             parent_env: self.env.clone(),
             github: self.github.clone(),
-            push: self.github.is_some().then(|| remote.clone()),
+            push: self.github.is_some().then(|| at.remote.clone()),
             options: self.options.clone(),
             cancel: self.stop_runs.child_token(),
             budget: Some(budget),
@@ -337,9 +365,24 @@ impl Worker {
         };
         let mut engine = match Engine::new(input) {
             Ok(e) => e,
-            Err(e) => return self.permanent(msg, task, Some(st), e.to_string()).await,
+            Err(e) => return self.permanent(task, Some(st), e.to_string()).await,
         };
-        if let Err(e) = mirror.add_worktree(&branch, tip, &checkout, &run_id) {
+        let added = {
+            let _m = self.lock(at.mirror_key.to_owned()).await;
+            let (m, b, tip, c, r) = (
+                at.mirror.clone(),
+                at.branch.to_owned(),
+                at.tip,
+                checkout.clone(),
+                run_id.clone(),
+            );
+            tokio::task::spawn_blocking(move || m.add_worktree(&b, tip, &c, &r))
+                .await
+                .map_err(|e| crate::adapters::git::GitError(e.to_string()))
+                .and_then(|r| r)
+        };
+        if let Err(e) = added {
+            self.remove_run(at, &run_id).await;
             return self
                 .passing(
                     msg,
@@ -350,7 +393,7 @@ impl Worker {
                 .await;
         }
         if let Err(e) = engine.start() {
-            mirror.remove_run(&branch);
+            self.remove_run(at, &run_id).await;
             return self
                 .passing(msg, task, Some(st), format!("failed to start the run: {e}"))
                 .await;
@@ -365,7 +408,7 @@ impl Worker {
         st.phase = Phase::Running;
         self.save(st);
         // Keep the message hidden while the run may go on, and not longer.
-        hb.extend_to(Instant::now() + budget + REPORTING_MARGIN);
+        hb.stop_at(Instant::now() + budget + REPORTING_MARGIN);
 
         let started = Instant::now();
         let report = {
@@ -375,7 +418,7 @@ impl Worker {
             drop(ticker);
             report
         };
-        mirror.remove_run(&branch);
+        self.remove_run(at, &run_id).await;
         st.spent_ms += started.elapsed().as_millis() as u64;
         if let Some(r) = st.runs.last_mut() {
             r.status = Some(report.status.as_str().to_owned());
@@ -385,11 +428,18 @@ impl Worker {
 
         if report.status == RunStatus::Cancelled {
             // Stopped by a shutdown: the run did not end, the next delivery runs it again.
+            if msg.receive_count >= self.settings.max_receives {
+                return self
+                    .give_up(
+                        msg,
+                        task,
+                        Some(st),
+                        "the worker was stopped during the last allowed delivery".into(),
+                    )
+                    .await;
+            }
             self.save(st);
-            return Disposition::Release {
-                after: Duration::ZERO,
-                why: "the worker is stopping",
-            };
+            return release_now("the worker is stopping");
         }
         st.outcome = Some(report.status.as_str().to_owned());
         if let Some(pr) = &report.pr {
@@ -415,7 +465,7 @@ impl Worker {
             }
             None => {
                 let why = format!(
-                    "the run {} and the playbook reported nothing on the issue",
+                    "The run {} and the playbook reported nothing on the issue.",
                     match report.status {
                         RunStatus::TimedOut => "ran out of time",
                         _ => "failed",
@@ -428,6 +478,13 @@ impl Worker {
                 self.report_and_finish(msg, task, st, why, summary).await
             }
         }
+    }
+
+    /// Removes a run's worktree and branch from the mirror, off the async threads.
+    async fn remove_run(&self, at: &Target<'_>, run_id: &str) {
+        let _m = self.lock(at.mirror_key.to_owned()).await;
+        let (m, b, r) = (at.mirror.clone(), at.branch.to_owned(), run_id.to_owned());
+        let _ = tokio::task::spawn_blocking(move || m.remove_run(&r, &b)).await;
     }
 
     /// Reports a failed run on the issue, then the task is done; if GitHub cannot be
@@ -456,7 +513,7 @@ impl Worker {
                 self.passing(
                     msg,
                     task,
-                    None,
+                    Some(st),
                     format!("failed to report on the issue: {e}"),
                 )
                 .await
@@ -464,10 +521,11 @@ impl Worker {
         }
     }
 
-    /// A problem that will not go away: reported on the issue as the task's final result.
+    /// A problem with the task itself that will not go away (its repository's playbook
+    /// does not load, its branch does not render): reported on the issue as the task's
+    /// final result. If GitHub cannot be told, the message comes back later.
     async fn permanent(
         &self,
-        msg: &Received,
         task: &Task,
         st: Option<&mut TaskState>,
         problem: String,
@@ -488,19 +546,18 @@ impl Worker {
                 Disposition::Delete("failure reported on the issue")
             }
             Err(e) => {
-                self.passing(
-                    msg,
-                    task,
-                    None,
-                    format!("failed to report on the issue: {e}"),
-                )
-                .await
+                tracing::warn!(error = %e, "failed to report on the issue");
+                Disposition::Release {
+                    after: self.settings.retry_delay,
+                    why: "to report later",
+                }
             }
         }
     }
 
     /// A problem that may pass: try again after `retry_delay`; on the last allowed receive,
-    /// report on the issue and let the redrive policy take the message.
+    /// report on the issue and let the redrive policy take the message. While the worker
+    /// stops, the message is handed back at once instead (the problem may be the stop).
     async fn passing(
         &self,
         msg: &Received,
@@ -508,6 +565,10 @@ impl Worker {
         st: Option<&mut TaskState>,
         problem: String,
     ) -> Disposition {
+        if self.stop_runs.is_cancelled() {
+            tracing::info!(problem = %problem, "the worker is stopping; handing the message back");
+            return release_now("the worker is stopping");
+        }
         if msg.receive_count >= self.settings.max_receives {
             return self.give_up(msg, task, st, problem).await;
         }
@@ -533,21 +594,18 @@ impl Worker {
             .as_ref()
             .map_or_else(|| state::key(task, "-"), |s| s.key.clone());
         let text = format!("codingworker gave up on this task: {why}.");
-        match self.report_failure(task, &key, &text, None).await {
-            Ok(url) => {
-                if let Some(st) = st {
-                    st.phase = Phase::GaveUp;
-                    st.reported = Some(url);
-                    st.failure = Some(why);
-                    self.save(st);
-                }
-            }
-            Err(e) => tracing::warn!(error = %e, "failed to report on the issue"),
+        let reported = self.report_failure(task, &key, &text, None).await;
+        if let Err(e) = &reported {
+            tracing::warn!(error = %e, "failed to report on the issue");
         }
-        Disposition::Release {
-            after: Duration::ZERO,
-            why: "given up: for the dead-letter queue",
+        if let Some(st) = st {
+            st.phase = Phase::GaveUp;
+            st.reported = reported.ok();
+            st.failure = Some(why);
+            st.last_message = Some(msg.message_id.clone());
+            self.save(st);
         }
+        release_now("given up: for the dead-letter queue")
     }
 
     /// Comments on the issue, once per task: a comment with the task's marker is not
@@ -560,13 +618,12 @@ impl Worker {
         summary: Option<&str>,
     ) -> Result<String, String> {
         let marker = comment::marker(key, "worker");
-        let masker = self.masker();
         let mut body = format!("codingworker could not finish this issue.\n\n{why}\n");
         if let Some(s) = summary {
             body.push_str(&format!("\n{}\n", s.trim_end()));
         }
         body.push_str(&format!("\n<sub>task {}</sub>\n\n{marker}", task.id));
-        let body = masker.mask(&body);
+        let body = self.masker().mask(&body);
         let repo = &task.repo.full_name;
         let Some(github) = &self.github else {
             println!(
@@ -591,18 +648,16 @@ impl Worker {
         Ok(url)
     }
 
-    /// The playbook of the first candidate that applies. `Ok(None)`: none applies (only
-    /// repository routes, and the repository has no playbook); `Err`: the repository's
-    /// playbook does not load.
+    /// The playbook of the first candidate that applies.
     fn choose(
         &self,
         task: &Task,
         candidates: &[route::Candidate],
         mirror: &Mirror,
         tip: git2::Oid,
-    ) -> Result<Option<Chosen>, String> {
+    ) -> Result<Chosen, NoPlaybook> {
         for c in candidates {
-            let (name, text) = match &c.playbook {
+            let (name, text, own) = match &c.playbook {
                 PlaybookRef::Repo => match mirror.read_file(tip, REPO_PLAYBOOK_FILE) {
                     Ok(Some(text)) => (
                         format!(
@@ -610,38 +665,45 @@ impl Worker {
                             task.repo.full_name, task.repo.default_branch
                         ),
                         text,
+                        true,
                     ),
                     Ok(None) => {
                         tracing::info!(route = %c.why, "the repository has no {REPO_PLAYBOOK_FILE}; next route");
                         continue;
                     }
-                    Err(e) => return Err(format!("failed to read {REPO_PLAYBOOK_FILE}: {e}")),
+                    Err(e) => {
+                        return Err(NoPlaybook::Worker(format!(
+                            "failed to read {REPO_PLAYBOOK_FILE} from the mirror: {e}"
+                        )));
+                    }
                 },
                 PlaybookRef::File(path) => match std::fs::read_to_string(path) {
-                    Ok(text) => (path.display().to_string(), text),
+                    Ok(text) => (path.display().to_string(), text, false),
                     Err(e) => {
-                        return Err(format!(
-                            "the worker's playbook {} cannot be read: {e}",
+                        return Err(NoPlaybook::Worker(format!(
+                            "the playbook {} cannot be read: {e}",
                             path.display()
-                        ));
+                        )));
                     }
                 },
             };
             let hash = state::playbook_hash(&text);
             return match prepare_source(SourceFile::new(name.clone(), text)) {
-                Ok(prepared) => Ok(Some(Chosen {
+                Ok(prepared) => Ok(Chosen {
                     name,
                     hash,
                     prepared,
-                })),
-                Err(Error::InvalidPlaybook { path, rendered }) => Err(format!(
-                    "{path} is not a valid playbook:\n\n```\n{}\n```",
-                    rendered.trim_end()
-                )),
-                Err(e) => Err(e.to_string()),
+                }),
+                Err(Error::InvalidPlaybook { path, rendered }) if own => {
+                    Err(NoPlaybook::RepoInvalid(format!(
+                        "{path} is not a valid playbook:\n\n```\n{}\n```",
+                        rendered.trim_end()
+                    )))
+                }
+                Err(e) => Err(NoPlaybook::Worker(e.to_string())),
             };
         }
-        Ok(None)
+        Err(NoPlaybook::Unroutable)
     }
 
     fn git_supervision(&self) -> Supervision {
@@ -669,7 +731,8 @@ impl Worker {
         }
     }
 
-    /// Removes worktrees a killed worker left behind (the lock says no other worker runs).
+    /// Removes what a killed worker left behind (the lock says no other worker runs):
+    /// worktrees, and reports and task states older than 30 days.
     pub fn clean_leftovers(&self) {
         if let Ok(owners) = std::fs::read_dir(&self.dirs.repos) {
             for owner in owners.flatten() {
@@ -688,14 +751,50 @@ impl Worker {
                 let _ = std::fs::remove_dir_all(e.path());
             }
         }
-        let pruned = self.store.prune(Duration::from_secs(30 * 24 * 3600));
-        if pruned > 0 {
+        let month = Duration::from_secs(30 * 24 * 3600);
+        let pruned = self.store.prune(month);
+        let runs = prune_old_dirs(&self.dirs.runs, month);
+        if pruned + runs > 0 {
             tracing::info!(
-                pruned,
-                "removed the state of tasks that ended more than 30 days ago"
+                task_states = pruned,
+                run_reports = runs,
+                "removed what ended more than 30 days ago"
             );
         }
     }
+}
+
+/// Where a run happens: the mirror, the commit it starts from, the branch, the remote.
+struct Target<'a> {
+    mirror: &'a Mirror,
+    mirror_key: &'a str,
+    tip: git2::Oid,
+    branch: &'a str,
+    remote: &'a Remote,
+}
+
+fn release_now(why: &'static str) -> Disposition {
+    Disposition::Release {
+        after: Duration::ZERO,
+        why,
+    }
+}
+
+/// Removes the directories under `dir` last modified more than `age` ago.
+fn prune_old_dirs(dir: &std::path::Path, age: Duration) -> usize {
+    let mut removed = 0;
+    for e in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        let old = e
+            .metadata()
+            .and_then(|m| m.modified())
+            .ok()
+            .and_then(|t| t.elapsed().ok())
+            .is_some_and(|a| a > age);
+        if old && std::fs::remove_dir_all(e.path()).is_ok() {
+            removed += 1;
+        }
+    }
+    removed
 }
 
 fn new_state(key: &str, task: &Task, chosen: &Chosen) -> TaskState {
@@ -708,45 +807,61 @@ fn new_state(key: &str, task: &Task, chosen: &Chosen) -> TaskState {
         playbook_hash: chosen.hash.clone(),
         phase: Phase::Running,
         runs: Vec::new(),
+        budget_from: 0,
         spent_ms: 0,
         outcome: None,
         reported: None,
         failure: None,
+        last_message: None,
         updated_at: String::new(),
     }
 }
 
-/// How a run's result reached the issue: its pull request, or a comment step that posted.
+/// How a run's result reached the issue: its pull request, or a comment step that posted
+/// once the run was failing (an early "working on it" comment does not count).
 fn reported(report: &RunReport) -> Option<String> {
     if let Some(pr) = &report.pr {
         return Some(pr.url.clone());
     }
-    report
+    let first_failure = report
         .steps
+        .iter()
+        .position(|s| s.attempt.is_none() && s.status.is_failed())?;
+    report.steps[first_failure..]
         .iter()
         .rev()
         .find(|s| s.kind == "comment" && s.status == StepStatus::Success && s.message.is_none())
         .map(|s| format!("comment by step `{}`", s.id))
 }
 
-/// Extends a message's visibility while its task runs, until a deadline.
+/// Extends a message's visibility while its task runs. Until the run starts it extends
+/// without limit (waiting for another task of the branch, fetching: both bounded
+/// elsewhere); from then on, until the end of the run's time budget.
 pub struct Heartbeat {
-    deadline: Arc<std::sync::Mutex<Instant>>,
+    deadline: Arc<std::sync::Mutex<Option<Instant>>>,
     handle: tokio::task::JoinHandle<()>,
 }
 
 impl Heartbeat {
-    fn start(queue: Queue, receipt: String, visibility: Duration, deadline: Instant) -> Self {
-        let deadline = Arc::new(std::sync::Mutex::new(deadline));
+    fn start(queue: Queue, receipt: String, visibility: Duration) -> Self {
+        let deadline = Arc::new(std::sync::Mutex::new(None::<Instant>));
         let until = deadline.clone();
         let every = (visibility / 3).max(Duration::from_millis(500));
         let handle = tokio::spawn(
             async move {
+                let mut warned = false;
                 loop {
                     tokio::time::sleep(every).await;
-                    if Instant::now() >= *until.lock().expect("deadline") {
-                        tracing::warn!("heartbeat stopped: the task's time is up; the message becomes visible again when its visibility timeout ends");
-                        return;
+                    let past = until
+                        .lock()
+                        .expect("deadline")
+                        .is_some_and(|d| Instant::now() >= d);
+                    if past {
+                        if !warned {
+                            tracing::warn!("heartbeat stopped: the task's time is up; the message becomes visible again when its visibility timeout ends");
+                            warned = true;
+                        }
+                        continue;
                     }
                     match queue.set_visibility(&receipt, visibility).await {
                         Ok(()) => tracing::debug!("heartbeat: visibility extended"),
@@ -759,8 +874,9 @@ impl Heartbeat {
         Self { deadline, handle }
     }
 
-    fn extend_to(&self, deadline: Instant) {
-        *self.deadline.lock().expect("deadline") = deadline;
+    /// Stops extending at `deadline`.
+    fn stop_at(&self, deadline: Instant) {
+        *self.deadline.lock().expect("deadline") = Some(deadline);
     }
 }
 

@@ -17,7 +17,7 @@ pub mod queue;
 pub mod route;
 pub mod state;
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -113,11 +113,11 @@ pub struct Worker {
     pub dirs: Dirs,
     pub store: state::Store,
     pub stats: Stats,
-    /// Per-issue and per-repository locks: one task of an issue at a time, one fetch of a
-    /// mirror at a time.
+    /// Per-branch and per-mirror locks: one task on a run branch at a time, one change to a
+    /// mirror (fetch, worktree, branch) at a time.
     locks: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
-    /// Mirrors in use, which the cache pruning must leave alone.
-    busy: Mutex<HashSet<PathBuf>>,
+    /// Mirrors in use, with how many tasks use each; cache pruning leaves them alone.
+    busy: Mutex<HashMap<PathBuf, usize>>,
     /// Cancels the runs in flight (after the shutdown grace, or a second signal).
     pub stop_runs: CancellationToken,
 }
@@ -132,6 +132,14 @@ impl Worker {
             .or_default()
             .clone();
         m.lock_owned().await
+    }
+
+    /// Forgets locks nobody holds or waits for, so the map does not grow forever.
+    fn forget_idle_locks(&self) {
+        self.locks
+            .lock()
+            .expect("lock map")
+            .retain(|_, m| Arc::strong_count(m) > 1);
     }
 }
 

@@ -23,6 +23,8 @@ pub enum Refusal {
     Repo { repo: String, allowed: String },
     #[error("sender {sender} is not in allow.senders ({allowed})")]
     Sender { sender: String, allowed: String },
+    #[error("clone_url {url} is not {expected}")]
+    CloneUrl { url: String, expected: String },
 }
 
 /// Checks the allow-lists; `Ok` says which entries let the task in.
@@ -48,7 +50,45 @@ pub fn allowed(s: &Settings, task: &Task) -> Result<String, Refusal> {
             allowed: list(s.allow_senders.iter().map(String::as_str)),
         });
     };
+    check_clone_url(s, task)?;
     Ok(format!("{repo} matches allow.repos `{pattern}`; {sender}"))
+}
+
+/// The token goes where `clone_url` points, so it must be the task's own repository on
+/// the configured GitHub host; local paths only with `allow.local_remotes`.
+fn check_clone_url(s: &Settings, task: &Task) -> Result<(), Refusal> {
+    let url = &task.repo.clone_url;
+    let expected = format!(
+        "https://{}/{}.git (the repository on the GitHub host{})",
+        s.github_host,
+        task.repo.full_name,
+        if s.local_remotes {
+            ", or a local path"
+        } else {
+            "; local paths need allow.local_remotes"
+        }
+    );
+    let refuse = || {
+        Err(Refusal::CloneUrl {
+            url: url.clone(),
+            expected: expected.clone(),
+        })
+    };
+    if let Some(rest) = url.strip_prefix("https://") {
+        let (host, path) = rest.split_once('/').unwrap_or((rest, ""));
+        let path = path.strip_suffix(".git").unwrap_or(path);
+        if host.eq_ignore_ascii_case(&s.github_host)
+            && path.eq_ignore_ascii_case(&task.repo.full_name)
+        {
+            return Ok(());
+        }
+        return refuse();
+    }
+    let local = url.starts_with("file://") || url.starts_with('/') || url.starts_with("./");
+    if local && s.local_remotes {
+        return Ok(());
+    }
+    refuse()
 }
 
 fn list<'a>(items: impl Iterator<Item = &'a str>) -> String {

@@ -48,7 +48,11 @@ pub struct TaskState {
     pub playbook_hash: String,
     pub phase: Phase,
     pub runs: Vec<RunRecord>,
-    /// Wall time spent in runs so far, crashed ones counted up to their last heartbeat.
+    /// Runs from this index count against the budget (a redrive from the dead-letter
+    /// queue starts a fresh budget).
+    #[serde(default)]
+    pub budget_from: usize,
+    /// Wall time spent in runs so far, crashed ones counted up to their last checkpoint.
     pub spent_ms: u64,
     /// The run's final status, once it has one.
     pub outcome: Option<String>,
@@ -56,6 +60,9 @@ pub struct TaskState {
     pub reported: Option<String>,
     /// Why the worker reports failure itself (no PR, no comment from the playbook).
     pub failure: Option<String>,
+    /// The SQS message id of the last delivery (a redriven message has a new one).
+    #[serde(default)]
+    pub last_message: Option<String>,
     pub updated_at: String,
 }
 
@@ -188,10 +195,12 @@ mod tests {
             playbook_hash: "h".into(),
             phase: Phase::Running,
             runs: vec![],
+            budget_from: 0,
             spent_ms: 0,
             outcome: None,
             reported: None,
             failure: None,
+            last_message: None,
             updated_at: String::new(),
         };
         store.save(&mut s).unwrap();
