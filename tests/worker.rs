@@ -323,7 +323,40 @@ fn the_same_task_delivered_twice_gives_one_pull_request_and_one_comment() {
     let s = Setup::new(3, Knobs::default(), SOLVE);
     s.queue.send(&s.task("run-1"));
     s.queue.send(&s.task("run-1"));
-    let ran = s.once();
+    let ran: Ran = s
+        .worker(true)
+        .args(["--log-format", "json"])
+        .output()
+        .unwrap()
+        .into();
+    // One JSON line per state change, each with the task, repository and issue.
+    let lines: Vec<Value> = ran
+        .stderr
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}")))
+        .collect();
+    for event in [
+        "received",
+        "routed",
+        "run started",
+        "pull request",
+        "message deleted",
+    ] {
+        let line = lines
+            .iter()
+            .find(|l| l["message"] == event)
+            .unwrap_or_else(|| panic!("no `{event}` line:\n{}", ran.stderr));
+        assert_eq!(line["span"]["repo"], "acme/demo", "{line}");
+        assert_eq!(line["span"]["issue"], 7, "{line}");
+        assert_eq!(line["span"]["task"], "run-1", "{line}");
+    }
+    assert_eq!(
+        lines
+            .iter()
+            .filter(|l| l["message"] == "message deleted")
+            .count(),
+        2
+    );
     assert_eq!(ran.code, 0, "{}", ran.stderr);
     assert_eq!(s.github.prs().len(), 1);
     assert_eq!(s.github.comments().len(), 1, "{:?}", s.github.comments());
@@ -1120,4 +1153,27 @@ fn a_task_delivered_more_often_than_max_receives_gives_up_once() {
         std::thread::sleep(Duration::from_millis(200));
     }
     assert_eq!(s.runs().len(), 1, "never run again");
+}
+
+#[test]
+fn the_try_worker_script_of_the_readme_works() {
+    let out = Command::new(crate::support::root().join("scripts/try-worker"))
+        .env("CODINGWORKER_BIN", crate::support::BIN)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stdout}\n{stderr}");
+    assert!(stderr.contains("message deleted"), "{stderr}");
+    assert!(
+        stdout.contains("It would push branch `auto-code/issue-12`"),
+        "{stdout}"
+    );
+    if let Some(dir) = stdout
+        .lines()
+        .find_map(|l| l.strip_prefix("Everything is in "))
+        .and_then(|l| l.split(':').next())
+    {
+        let _ = std::fs::remove_dir_all(dir);
+    }
 }

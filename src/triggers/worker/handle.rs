@@ -60,7 +60,15 @@ impl Worker {
     /// Handles one message to its end: never panics the worker, always deletes or
     /// releases.
     pub async fn handle(self: Arc<Self>, msg: Received) {
-        let span = tracing::info_span!("message", id = %msg.message_id);
+        // Every line of a task carries the message id and, once the body is read, the task
+        // id, repository and issue.
+        let span = tracing::info_span!(
+            "task",
+            message_id = %msg.message_id,
+            task = tracing::field::Empty,
+            repo = tracing::field::Empty,
+            issue = tracing::field::Empty
+        );
         async {
             Stats::bump(&self.stats.received);
             let heartbeat = Heartbeat::start(
@@ -103,17 +111,20 @@ impl Worker {
     }
 
     async fn process(&self, msg: &Received, hb: &Heartbeat) -> Disposition {
-        tracing::info!(receive_count = msg.receive_count, "received");
         let task = match Task::from_json(&msg.body, &format!("message {}", msg.message_id)) {
             Ok(t) => t,
             Err(e) => {
                 let n = Stats::bump(&self.stats.malformed);
-                tracing::error!(error = %e, malformed_total = n, "malformed message: not a task; released for the dead-letter queue");
+                tracing::error!(error = %e, receive_count = msg.receive_count, malformed_total = n, "malformed message: not a task; released for the dead-letter queue");
                 return release_now("malformed");
             }
         };
-        let span = tracing::info_span!("task", task = %task.id, repo = %task.repo.full_name, issue = task.issue.number);
-        self.process_task(msg, task, hb).instrument(span).await
+        let span = tracing::Span::current();
+        span.record("task", task.id.as_str());
+        span.record("repo", task.repo.full_name.as_str());
+        span.record("issue", task.issue.number);
+        tracing::info!(receive_count = msg.receive_count, "received");
+        self.process_task(msg, task, hb).await
     }
 
     async fn process_task(&self, msg: &Received, task: Task, hb: &Heartbeat) -> Disposition {
