@@ -1177,3 +1177,101 @@ fn the_try_worker_script_of_the_readme_works() {
         let _ = std::fs::remove_dir_all(dir);
     }
 }
+
+#[test]
+fn a_failed_run_whose_report_failed_is_only_reported_on_redelivery() {
+    let s = Setup::new(
+        3,
+        Knobs::default(),
+        "version: 1\nname: fails\nsteps:\n  - id: broken\n    shell: echo broken; exit 3\n",
+    );
+    // GitHub refuses the worker's comment for a while (5 tries: the first and 4 retries).
+    s.github.fail_next(
+        "POST /repos/acme/demo/issues/7/comments",
+        &[500, 500, 500, 500, 500],
+    );
+    s.queue.send(&s.task("run-1"));
+    let first: Ran = s
+        .worker(true)
+        .env("CODINGWORKER_GITHUB_BACKOFF", "10ms")
+        .output()
+        .unwrap()
+        .into();
+    assert!(
+        first.stderr.contains("failed to report the failure"),
+        "{}",
+        first.stderr
+    );
+    assert_eq!(s.task_states()[0]["phase"], "finished");
+    assert!(s.github.comments().is_empty());
+
+    s.wait_visible(Duration::from_secs(10));
+    let second = s.once();
+    assert_eq!(second.code, 0, "{}", second.stderr);
+    assert_eq!(
+        s.runs().len(),
+        1,
+        "the run is not repeated, only its report"
+    );
+    let comments = s.github.comments();
+    assert_eq!(comments.len(), 1);
+    assert!(
+        comments[0].body.contains("The run failed"),
+        "{}",
+        comments[0].body
+    );
+    assert!(
+        comments[0].body.contains("| broken |"),
+        "the summary: {}",
+        comments[0].body
+    );
+    assert_eq!(s.task_states()[0]["phase"], "done");
+    assert_eq!(s.queue.depth(), (0, 0));
+}
+
+#[test]
+fn mirrors_are_reused_by_later_tasks_and_the_least_recently_used_go() {
+    let s = Setup::new(3, Knobs::default(), SOLVE);
+    let config = std::fs::read_to_string(&s.config).unwrap();
+    std::fs::write(
+        &s.config,
+        format!(
+            "max_cached_repos: 1\n{}",
+            config.replace("acme/*", "acme/*\", \"other/*")
+        ),
+    )
+    .unwrap();
+    let remote = s.remote.to_str().unwrap().to_owned();
+    s.queue
+        .send(&s.issue("acme/demo", 7, "m-1", &remote, &["auto-code"]));
+    assert_eq!(s.once().code, 0);
+    let mirror = s.sb.workdir().join("repos/acme/demo.git");
+    // A mark in the mirror survives only if later tasks fetch into it rather than clone.
+    std::fs::write(mirror.join("mark"), "").unwrap();
+    s.push_to_remote(&[("more.txt", "more\n")]);
+    s.queue
+        .send(&s.issue("acme/demo", 8, "m-2", &remote, &["auto-code"]));
+    let ran = s.once();
+    assert_eq!(ran.code, 0, "{}", ran.stderr);
+    assert!(mirror.join("mark").exists(), "the mirror was made again");
+    assert_eq!(
+        git(&s.remote, &["show", "auto-code/issue-8:more.txt"]),
+        "more\n",
+        "the second task started from the fetched default branch"
+    );
+    // Another repository: with room for one mirror, the older one goes.
+    s.queue
+        .send(&s.issue("other/thing", 9, "m-3", &remote, &["auto-code"]));
+    let ran = s.once();
+    assert_eq!(ran.code, 0, "{}", ran.stderr);
+    assert!(s.sb.workdir().join("repos/other/thing.git").exists());
+    assert!(
+        !mirror.exists(),
+        "the least recently used mirror is removed"
+    );
+    assert!(
+        ran.stderr.contains("removed a least recently used mirror"),
+        "{}",
+        ran.stderr
+    );
+}

@@ -295,8 +295,13 @@ impl Worker {
                 let why = st
                     .failure
                     .clone()
-                    .unwrap_or_else(|| "the run failed".into());
-                return self.report_and_finish(msg, task, &mut st, why, None).await;
+                    .unwrap_or_else(|| "The run failed.".into());
+                let summary = st.runs.last().and_then(|r| {
+                    std::fs::read_to_string(self.dirs.runs.join(&r.run_id).join("summary.md")).ok()
+                });
+                return self
+                    .report_and_finish(msg, task, &mut st, why, summary)
+                    .await;
             }
             Phase::Running => {}
         }
