@@ -182,6 +182,22 @@ impl Setup {
             .unwrap_or(0)
     }
 
+    /// Starts a worker, waits until its step wrote `pidfile`, then kills the worker with
+    /// SIGKILL (and, since a killed worker's step goes on in its own process group, the
+    /// step too).
+    fn kill_during_step(&self, pidfile: &std::path::Path) {
+        let mut worker = self.spawn("killed");
+        let step: i32 = wait_for_file(pidfile, Duration::from_secs(60))
+            .parse()
+            .unwrap();
+        signal(worker.id() as i32, nix::sys::signal::Signal::SIGKILL);
+        worker.wait().unwrap();
+        let _ = nix::sys::signal::kill(
+            nix::unistd::Pid::from_raw(step),
+            nix::sys::signal::Signal::SIGKILL,
+        );
+    }
+
     /// Waits until the message is visible in the queue again.
     fn wait_visible(&self, within: Duration) {
         let deadline = Instant::now() + within;
@@ -190,6 +206,22 @@ impl Setup {
             std::thread::sleep(Duration::from_millis(250));
         }
     }
+}
+
+/// A playbook whose one step writes its pid to a file, then runs `then`: the file's
+/// directory (removed when dropped), the file and the playbook.
+fn pid_playbook(then: &str) -> (tempfile::TempDir, PathBuf, String) {
+    let marks = tempfile::tempdir().unwrap();
+    let pidfile = marks.path().join("pid");
+    let playbook = format!(
+        "version: 1\nname: marked\nsteps:\n  - id: marked\n    shell: echo $$ > {}; {then}\n",
+        pidfile.display()
+    );
+    (marks, pidfile, playbook)
+}
+
+fn signal(pid: i32, sig: nix::sys::signal::Signal) {
+    nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), sig).unwrap();
 }
 
 fn wait_for_file(path: &std::path::Path, within: Duration) -> String {
@@ -408,21 +440,7 @@ steps:
         &playbook,
     );
     s.queue.send(&s.task("run-1"));
-    let mut first = s.spawn("first");
-    let sleeper: i32 = wait_for_file(&pidfile, Duration::from_secs(60))
-        .parse()
-        .unwrap();
-    nix::sys::signal::kill(
-        nix::unistd::Pid::from_raw(first.id() as i32),
-        nix::sys::signal::Signal::SIGKILL,
-    )
-    .unwrap();
-    first.wait().unwrap();
-    // A killed worker's step goes on in its own process group; end it for the test.
-    let _ = nix::sys::signal::kill(
-        nix::unistd::Pid::from_raw(sleeper),
-        nix::sys::signal::Signal::SIGKILL,
-    );
+    s.kill_during_step(&pidfile);
     assert_eq!(s.github.prs().len(), 1, "the first delivery opened the PR");
     assert_eq!(s.github.comments().len(), 1);
 
@@ -457,12 +475,7 @@ steps:
 
 #[test]
 fn sigterm_hands_a_running_task_back_and_exits_zero() {
-    let marks = tempfile::tempdir().unwrap();
-    let pidfile = marks.path().join("pid");
-    let playbook = format!(
-        "version: 1\nname: slow\nsteps:\n  - id: slow\n    shell: echo $$ > {}; exec sleep 30\n",
-        pidfile.display()
-    );
+    let (_marks, pidfile, playbook) = pid_playbook("exec sleep 30");
     let s = Setup::new(
         3,
         Knobs {
@@ -477,11 +490,7 @@ fn sigterm_hands_a_running_task_back_and_exits_zero() {
     let sleeper: i32 = wait_for_file(&pidfile, Duration::from_secs(60))
         .parse()
         .unwrap();
-    nix::sys::signal::kill(
-        nix::unistd::Pid::from_raw(worker.id() as i32),
-        nix::sys::signal::Signal::SIGTERM,
-    )
-    .unwrap();
+    signal(worker.id() as i32, nix::sys::signal::Signal::SIGTERM);
     let code = wait_exit(&mut worker, Duration::from_secs(20));
     let log = s.log("w");
     assert_eq!(code, 0, "{log}");
@@ -495,12 +504,7 @@ fn sigterm_hands_a_running_task_back_and_exits_zero() {
 
 #[test]
 fn sigterm_lets_a_short_task_finish_within_the_grace_period() {
-    let marks = tempfile::tempdir().unwrap();
-    let pidfile = marks.path().join("pid");
-    let playbook = format!(
-        "version: 1\nname: short\nsteps:\n  - id: short\n    shell: echo $$ > {}; sleep 2\n",
-        pidfile.display()
-    );
+    let (_marks, pidfile, playbook) = pid_playbook("sleep 2");
     let s = Setup::new(
         3,
         Knobs {
@@ -512,11 +516,7 @@ fn sigterm_lets_a_short_task_finish_within_the_grace_period() {
     s.queue.send(&s.task("run-1"));
     let mut worker = s.spawn("w");
     wait_for_file(&pidfile, Duration::from_secs(60));
-    nix::sys::signal::kill(
-        nix::unistd::Pid::from_raw(worker.id() as i32),
-        nix::sys::signal::Signal::SIGTERM,
-    )
-    .unwrap();
+    signal(worker.id() as i32, nix::sys::signal::Signal::SIGTERM);
     let code = wait_exit(&mut worker, Duration::from_secs(30));
     let log = s.log("w");
     assert_eq!(code, 0, "{log}");
@@ -602,12 +602,7 @@ fn a_repository_not_allowed_is_refused_and_kept_in_the_dead_letter_queue() {
 
 #[test]
 fn the_heartbeat_keeps_a_long_step_invisible() {
-    let marks = tempfile::tempdir().unwrap();
-    let pidfile = marks.path().join("pid");
-    let playbook = format!(
-        "version: 1\nname: long\nsteps:\n  - id: long\n    shell: echo $$ > {}; sleep 7\n",
-        pidfile.display()
-    );
+    let (_marks, pidfile, playbook) = pid_playbook("sleep 7");
     let s = Setup::new(
         3,
         Knobs {
@@ -658,11 +653,7 @@ fn wait_exit_after_idle(s: &Setup, worker: &mut Child) -> i32 {
         );
         std::thread::sleep(Duration::from_millis(250));
     }
-    nix::sys::signal::kill(
-        nix::unistd::Pid::from_raw(worker.id() as i32),
-        nix::sys::signal::Signal::SIGTERM,
-    )
-    .unwrap();
+    signal(worker.id() as i32, nix::sys::signal::Signal::SIGTERM);
     wait_exit(worker, Duration::from_secs(20))
 }
 
@@ -984,7 +975,7 @@ steps:
     for c in s.github.comments() {
         everything.push_str(&c.body);
     }
-    for f in walk_files(&s.sb.workdir()) {
+    for f in crate::support::walk(&s.sb.workdir()) {
         if let Ok(t) = std::fs::read_to_string(&f) {
             everything.push_str(&t);
         }
@@ -995,19 +986,6 @@ steps:
         "{}",
         ran.stderr
     );
-}
-
-fn walk_files(dir: &std::path::Path) -> Vec<PathBuf> {
-    let mut out = Vec::new();
-    for e in std::fs::read_dir(dir).into_iter().flatten().flatten() {
-        let p = e.path();
-        if p.is_dir() {
-            out.extend(walk_files(&p));
-        } else {
-            out.push(p);
-        }
-    }
-    out
 }
 
 #[test]
@@ -1089,12 +1067,7 @@ fn a_clone_url_off_the_github_host_is_refused() {
 
 #[test]
 fn a_task_delivered_more_often_than_max_receives_gives_up_once() {
-    let marks = tempfile::tempdir().unwrap();
-    let pidfile = marks.path().join("pid");
-    let playbook = format!(
-        "version: 1\nname: slow\nsteps:\n  - id: slow\n    shell: echo $$ > {}; exec sleep 30\n",
-        pidfile.display()
-    );
+    let (_marks, pidfile, playbook) = pid_playbook("exec sleep 30");
     // The worker allows one receive; the queue's redrive policy three.
     let s = Setup::new(
         3,
@@ -1106,20 +1079,7 @@ fn a_task_delivered_more_often_than_max_receives_gives_up_once() {
         &playbook,
     );
     s.queue.send(&s.task("run-1"));
-    let mut first = s.spawn("first");
-    let sleeper: i32 = wait_for_file(&pidfile, Duration::from_secs(60))
-        .parse()
-        .unwrap();
-    nix::sys::signal::kill(
-        nix::unistd::Pid::from_raw(first.id() as i32),
-        nix::sys::signal::Signal::SIGKILL,
-    )
-    .unwrap();
-    first.wait().unwrap();
-    let _ = nix::sys::signal::kill(
-        nix::unistd::Pid::from_raw(sleeper),
-        nix::sys::signal::Signal::SIGKILL,
-    );
+    s.kill_during_step(&pidfile);
     s.wait_visible(Duration::from_secs(20));
     let ran = s.once();
     assert_eq!(ran.code, 0, "{}", ran.stderr);

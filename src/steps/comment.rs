@@ -16,6 +16,7 @@ pub struct CommentSpec {
 // ---------------------------------------------------------------------------------------
 // Running it
 
+use crate::adapters::github::GitHubError;
 use crate::engine::executor::{Services, StepCall};
 use crate::engine::state::{StepResult, StepStatus};
 use crate::steps::pr_open::{Bounded, bounded};
@@ -26,10 +27,17 @@ pub fn marker(task_key: &str, step: &str) -> String {
 }
 
 pub async fn run(s: &Services, call: &StepCall<'_>, _spec: &CommentSpec) -> StepResult {
-    let mut body = match call.render(s, "comment/body") {
-        Ok(b) => s.masker.mask(&b),
-        Err(e) => return StepResult::failed(e),
-    };
+    match comment(s, call).await {
+        Ok(r) | Err(r) => r,
+    }
+}
+
+// The error side is the step's result too, once per step: its size does not matter.
+#[allow(clippy::result_large_err)]
+async fn comment(s: &Services, call: &StepCall<'_>) -> Result<StepResult, StepResult> {
+    let mut body = s
+        .masker
+        .mask(&call.render(s, "comment/body").map_err(StepResult::failed)?);
     let repo = &s.run.task.repo.full_name;
     let issue = s.run.task.issue.number;
     // A task the queue delivers again (after a crash) must not comment twice: the comment
@@ -42,31 +50,10 @@ pub async fn run(s: &Services, call: &StepCall<'_>, _spec: &CommentSpec) -> Step
     if let Some(m) = &marker {
         body = format!("{}\n\n{m}", body.trim_end());
         if let Some(github) = &s.run.github {
-            match bounded(call, s, github.find_comment(repo, issue, m)).await {
-                Bounded::Done(Ok(Some(url))) => {
-                    let mut r = StepResult::success();
-                    r.captured.stdout =
-                        format!("already commented by an earlier delivery of this task: {url}\n");
-                    r.captured.output = r.captured.stdout.clone();
-                    r.logged = std::fs::write(call.log_path(s), &r.captured.stdout).is_ok();
-                    return r;
-                }
-                Bounded::Done(Ok(None)) => {}
-                Bounded::Done(Err(e)) => {
-                    return StepResult::failed(
-                        s.masker
-                            .mask(&format!("failed to read the issue's comments: {e}")),
-                    );
-                }
-                Bounded::TimedOut => {
-                    return StepResult::with_status(
-                        StepStatus::TimedOut,
-                        "timed out talking to GitHub",
-                    );
-                }
-                Bounded::Cancelled => {
-                    return StepResult::with_status(StepStatus::Cancelled, "cancelled");
-                }
+            let found = bounded(call, s, github.find_comment(repo, issue, m)).await;
+            if let Some(url) = settled(found, s, "failed to read the issue's comments")? {
+                let log = format!("already commented by an earlier delivery of this task: {url}\n");
+                return Ok(finish(s, call, log, None));
             }
         }
     }
@@ -81,22 +68,36 @@ pub async fn run(s: &Services, call: &StepCall<'_>, _spec: &CommentSpec) -> Step
                 Some("not sent: no GitHub credentials (printed instead)".to_owned()),
             )
         }
-        Some(github) => match bounded(call, s, github.comment(repo, issue, &body)).await {
-            Bounded::Done(Ok(url)) => (format!("commented on {repo}#{issue}: {url}\n"), None),
-            Bounded::Done(Err(e)) => {
-                return StepResult::failed(s.masker.mask(&format!("failed to comment: {e}")));
-            }
-            Bounded::TimedOut => {
-                return StepResult::with_status(
-                    StepStatus::TimedOut,
-                    "timed out talking to GitHub",
-                );
-            }
-            Bounded::Cancelled => {
-                return StepResult::with_status(StepStatus::Cancelled, "cancelled");
-            }
-        },
+        Some(github) => {
+            let posted = bounded(call, s, github.comment(repo, issue, &body)).await;
+            let url = settled(posted, s, "failed to comment")?;
+            (format!("commented on {repo}#{issue}: {url}\n"), None)
+        }
     };
+    Ok(finish(s, call, log, message))
+}
+
+/// A GitHub call bounded by the step: its value, or the step's result when it failed,
+/// timed out or was cancelled.
+#[allow(clippy::result_large_err)]
+fn settled<T>(
+    b: Bounded<Result<T, GitHubError>>,
+    s: &Services,
+    what: &str,
+) -> Result<T, StepResult> {
+    match b {
+        Bounded::Done(Ok(v)) => Ok(v),
+        Bounded::Done(Err(e)) => Err(StepResult::failed(s.masker.mask(&format!("{what}: {e}")))),
+        Bounded::TimedOut => Err(StepResult::with_status(
+            StepStatus::TimedOut,
+            "timed out talking to GitHub",
+        )),
+        Bounded::Cancelled => Err(StepResult::with_status(StepStatus::Cancelled, "cancelled")),
+    }
+}
+
+/// A successful comment step with its log.
+fn finish(s: &Services, call: &StepCall<'_>, log: String, message: Option<String>) -> StepResult {
     let mut r = StepResult::success();
     r.logged = std::fs::write(call.log_path(s), &log).is_ok();
     r.captured.stdout = log;

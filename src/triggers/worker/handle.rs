@@ -798,19 +798,7 @@ fn release_now(why: &'static str) -> Disposition {
 
 /// Removes the directories under `dir` last modified more than `age` ago.
 fn prune_old_dirs(dir: &std::path::Path, age: Duration) -> usize {
-    let mut removed = 0;
-    for e in std::fs::read_dir(dir).into_iter().flatten().flatten() {
-        let old = e
-            .metadata()
-            .and_then(|m| m.modified())
-            .ok()
-            .and_then(|t| t.elapsed().ok())
-            .is_some_and(|a| a > age);
-        if old && std::fs::remove_dir_all(e.path()).is_ok() {
-            removed += 1;
-        }
-    }
-    removed
+    state::remove_older_than(dir, age, |p| std::fs::remove_dir_all(p).is_ok())
 }
 
 fn new_state(key: &str, task: &Task, chosen: &Chosen) -> TaskState {

@@ -129,23 +129,32 @@ impl Store {
 
     /// Removes state files of tasks that ended more than `age` ago.
     pub fn prune(&self, age: std::time::Duration) -> usize {
-        let Ok(entries) = std::fs::read_dir(&self.dir) else {
-            return 0;
-        };
-        let mut removed = 0;
-        for entry in entries.flatten() {
-            let path = entry.path();
-            let old = std::fs::metadata(&path)
-                .and_then(|m| m.modified())
-                .ok()
-                .and_then(|t| t.elapsed().ok())
-                .is_some_and(|e| e > age);
-            if old && ended(&path) && std::fs::remove_file(&path).is_ok() {
-                removed += 1;
-            }
-        }
-        removed
+        remove_older_than(&self.dir, age, |p| {
+            ended(p) && std::fs::remove_file(p).is_ok()
+        })
     }
+}
+
+/// Calls `remove` on every entry of `dir` last modified more than `age` ago; counts the
+/// entries it removed.
+pub fn remove_older_than(
+    dir: &Path,
+    age: std::time::Duration,
+    remove: impl Fn(&Path) -> bool,
+) -> usize {
+    let mut removed = 0;
+    for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        let path = entry.path();
+        let old = std::fs::metadata(&path)
+            .and_then(|m| m.modified())
+            .ok()
+            .and_then(|t| t.elapsed().ok())
+            .is_some_and(|e| e > age);
+        if old && remove(&path) {
+            removed += 1;
+        }
+    }
+    removed
 }
 
 fn ended(path: &Path) -> bool {
