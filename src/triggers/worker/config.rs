@@ -518,7 +518,7 @@ fn settings(
             playbook: if r.playbook == REPO_PLAYBOOK {
                 PlaybookRef::Repo
             } else {
-                PlaybookRef::File(base.join(&r.playbook))
+                PlaybookRef::File(resolved(base.join(&r.playbook)))
             },
             place: place(&format!("/routes/{i}")),
         })
@@ -553,7 +553,7 @@ fn settings(
         local_remotes: c.allow.local_remotes,
         github_host: github_host(&c.github.api_url),
         routes,
-        default_playbook: c.default_playbook.as_ref().map(|p| base.join(p)),
+        default_playbook: c.default_playbook.as_ref().map(|p| resolved(base.join(p))),
         github: c.github,
     }
 }
@@ -567,6 +567,12 @@ pub fn github_host(api_url: &str) -> String {
         Some(h) if h == "github.com" => h.to_owned(),
         _ => host,
     }
+}
+
+/// A playbook path as the file system resolves it (`examples/worker/../../p.yml` reads
+/// badly in messages); as given when it does not exist (the checks said so already).
+fn resolved(path: PathBuf) -> PathBuf {
+    std::fs::canonicalize(&path).unwrap_or(path)
 }
 
 /// `~` and `~/…` become the home directory.
