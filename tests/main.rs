@@ -4,6 +4,7 @@ mod support;
 
 mod cli_init;
 mod cli_validate;
+mod e2e;
 mod robustness;
 mod run_aider;
 mod run_engine;

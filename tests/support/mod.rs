@@ -14,7 +14,9 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use serde_json::Value;
 
 pub mod fake_github;
+pub mod fake_llm;
 pub mod sqs;
+pub mod worker_setup;
 
 pub const BIN: &str = env!("CARGO_BIN_EXE_codingworker");
 
@@ -327,6 +329,14 @@ impl FakeOllama {
         });
         FakeOllama { url, requests }
     }
+}
+
+/// The real aider CLI, installed by `scripts/setup-test-tools` in `.venv-aider/`.
+pub fn aider() -> PathBuf {
+    if let Ok(p) = std::env::var("CODINGWORKER_TEST_AIDER") {
+        return PathBuf::from(p);
+    }
+    root().join(".venv-aider/bin/aider")
 }
 
 /// A local port nothing listens on.
