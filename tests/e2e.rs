@@ -725,3 +725,48 @@ fn twenty_tasks_in_a_row_leave_nothing_behind_and_memory_flat() {
         .collect();
     assert!(tmp.is_empty(), "temporary files left: {tmp:?}");
 }
+
+#[test]
+fn a_model_that_answers_an_http_error_fails_its_attempt_at_once() {
+    let llm = FakeLlm::start(&[
+        ("model-d", Behaviour::Status(400)),
+        ("model-b", whole("fizzbuzz.py", FIZZBUZZ_RIGHT)),
+    ]);
+    // Through the OpenAI API a 400 ends the call at once (litellm retries Ollama's errors,
+    // and 5xx everywhere, for about 80 s: the step's timeout bounds those).
+    let openai = format!("{}/v1", llm.url);
+    let pb = playbook(
+        &llm.url,
+        &[
+            ("openai/model-d", Some(&openai)),
+            ("ollama_chat/model-b", None),
+        ],
+        "fizzbuzz.py",
+        "python3 -m unittest -q",
+        "whole",
+    );
+    let s = setup(
+        &pb,
+        &[("test_fizzbuzz.py", FIZZBUZZ_TEST)],
+        Knobs::default(),
+    );
+    send_issue(&s, "Add fizzbuzz(n)", "Make test_fizzbuzz.py pass.");
+    run_once(&s);
+    let r = report(&s);
+    let first = &r["steps"][1];
+    assert_eq!(first["status"], "failure", "{first}");
+    let why = first["message"].as_str().unwrap();
+    assert!(why.contains("400") || why.contains("model"), "{why}");
+    assert!(first["duration_ms"].as_u64().unwrap() < 30_000, "{first}");
+    assert_eq!(
+        statuses(&s)[..5],
+        [
+            "solve=success",
+            "code@1=failure",
+            "test@1=skipped",
+            "code@2=success",
+            "test@2=success"
+        ]
+    );
+    assert_clean(&s);
+}
