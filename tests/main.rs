@@ -13,3 +13,4 @@ mod run_hostile;
 mod run_plan;
 mod schemas;
 mod worker;
+mod workflows;

@@ -156,6 +156,7 @@ impl StepCall<'_> {
             limit: s.run.options.output_limit,
             log: Some(self.log_path(s)),
             masker: s.masker.clone(),
+            watch: None,
         }
     }
 }
@@ -756,10 +757,10 @@ pub(crate) async fn run_process(
     args: Vec<String>,
     header: &str,
 ) -> StepResult {
-    run_process_env(s, call, program, args, call.env.clone(), header).await
+    run_process_env(s, call, program, args, call.env.clone(), header, None).await
 }
 
-/// [`run_process`] with an environment of its own.
+/// [`run_process`] with an environment of its own, and optionally a watch on its output.
 pub(crate) async fn run_process_env(
     s: &Services,
     call: &StepCall<'_>,
@@ -767,6 +768,7 @@ pub(crate) async fn run_process_env(
     args: Vec<String>,
     env: BTreeMap<String, String>,
     header: &str,
+    watch: Option<process::Watch>,
 ) -> StepResult {
     let cmd = process::Command {
         program: program.to_owned(),
@@ -774,8 +776,16 @@ pub(crate) async fn run_process_env(
         cwd: call.cwd.clone(),
         env,
     };
-    match process::run(&cmd, &call.supervision(s), Some(header)).await {
-        Ok(f) => StepResult::from_process(f, call.limit),
+    let mut sup = call.supervision(s);
+    sup.watch = watch.clone();
+    match process::run(&cmd, &sup, Some(header)).await {
+        Ok(f) => {
+            let mut r = StepResult::from_process(f, call.limit);
+            if let Some(reason) = watch.and_then(|w| w.reason()) {
+                r.message = Some(s.masker.mask(&reason));
+            }
+            r
+        }
         Err(e) => StepResult::failed(e.to_string()),
     }
 }

@@ -96,6 +96,7 @@ impl StepResult {
             Ending::Signaled(_) => (StepStatus::Failure, None),
             Ending::TimedOut => (StepStatus::TimedOut, None),
             Ending::Cancelled => (StepStatus::Cancelled, None),
+            Ending::Stopped => (StepStatus::Failure, None),
         };
         Self {
             status,

@@ -154,6 +154,7 @@ pub async fn pump<R: AsyncRead + Unpin>(
     mut reader: R,
     capture: Arc<Mutex<Capture>>,
     stream: Stream,
+    watch: Option<super::Watch>,
 ) {
     let mut buf = vec![0u8; 16 * 1024];
     let mut pending: Vec<u8> = Vec::new();
@@ -166,6 +167,9 @@ pub async fn pump<R: AsyncRead + Unpin>(
         let mut start = 0;
         while let Some(pos) = pending[start..].iter().position(|&b| b == b'\n') {
             let end = start + pos + 1;
+            if let Some(w) = &watch {
+                w.line(String::from_utf8_lossy(&pending[start..end]).trim_end());
+            }
             lock(&capture).push(stream, &pending[start..end]);
             start = end;
         }
@@ -209,9 +213,10 @@ mod tests {
             &b"a\npassword hunter22\nno newline"[..],
             cap.clone(),
             Stream::Stdout,
+            None,
         )
         .await;
-        pump(&b"err\n"[..], cap.clone(), Stream::Stderr).await;
+        pump(&b"err\n"[..], cap.clone(), Stream::Stderr, None).await;
         let c = Capture::finish(cap);
         assert_eq!(c.stdout, "a\npassword ***\nno newline");
         assert_eq!(c.stderr, "err\n");

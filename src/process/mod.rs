@@ -43,6 +43,54 @@ pub struct Supervision {
     pub limit: usize,
     pub log: Option<PathBuf>,
     pub masker: Masker,
+    /// Stops the process when its output shows it cannot succeed.
+    pub watch: Option<Watch>,
+}
+
+/// What a [`Watch`] asks of each line: `Some(reason)` to stop the process.
+pub type WatchCheck = dyn Fn(&str) -> Option<String> + Send + Sync;
+
+/// Reads every output line of a process; the first line the check answers with a reason
+/// stops the process group (TERM, grace, KILL) and the run ends as [`Ending::Stopped`].
+#[derive(Clone)]
+pub struct Watch {
+    check: std::sync::Arc<WatchCheck>,
+    fired: CancellationToken,
+    reason: std::sync::Arc<std::sync::Mutex<Option<String>>>,
+}
+
+impl Watch {
+    pub fn new(check: impl Fn(&str) -> Option<String> + Send + Sync + 'static) -> Self {
+        Self {
+            check: std::sync::Arc::new(check),
+            fired: CancellationToken::new(),
+            reason: std::sync::Arc::default(),
+        }
+    }
+
+    /// Looks at one line of output.
+    pub fn line(&self, line: &str) {
+        if self.fired.is_cancelled() {
+            return;
+        }
+        if let Some(reason) = (self.check)(line) {
+            *self.reason.lock().expect("watch reason") = Some(reason);
+            self.fired.cancel();
+        }
+    }
+
+    /// Why the process was stopped, if it was.
+    pub fn reason(&self) -> Option<String> {
+        self.reason.lock().expect("watch reason").clone()
+    }
+}
+
+impl std::fmt::Debug for Watch {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Watch")
+            .field("reason", &self.reason())
+            .finish()
+    }
 }
 
 /// How a process ended.
@@ -55,6 +103,8 @@ pub enum Ending {
     TimedOut,
     /// Stopped because the run was cancelled.
     Cancelled,
+    /// Stopped because its output showed it could not succeed (see [`Watch`]).
+    Stopped,
 }
 
 /// A process that ran.
@@ -124,14 +174,28 @@ pub async fn run(
     let pgid = child.id().map(|id| Pid::from_raw(id as i32));
     let mut guard = GroupGuard(pgid);
 
-    let out = child
-        .stdout
-        .take()
-        .map(|r| tokio::spawn(capture::pump(r, capture.clone(), Stream::Stdout)));
-    let err = child
-        .stderr
-        .take()
-        .map(|r| tokio::spawn(capture::pump(r, capture.clone(), Stream::Stderr)));
+    let out = child.stdout.take().map(|r| {
+        tokio::spawn(capture::pump(
+            r,
+            capture.clone(),
+            Stream::Stdout,
+            sup.watch.clone(),
+        ))
+    });
+    let err = child.stderr.take().map(|r| {
+        tokio::spawn(capture::pump(
+            r,
+            capture.clone(),
+            Stream::Stderr,
+            sup.watch.clone(),
+        ))
+    });
+    let watched = async {
+        match &sup.watch {
+            Some(w) => w.fired.cancelled().await,
+            None => std::future::pending().await,
+        }
+    };
 
     let ending = tokio::select! {
         status = child.wait() => ending_of(status),
@@ -142,6 +206,10 @@ pub async fn run(
         () = sup.cancel.cancelled() => {
             terminate(&mut child, pgid, sup.grace).await;
             Ending::Cancelled
+        }
+        () = watched => {
+            terminate(&mut child, pgid, sup.grace).await;
+            Ending::Stopped
         }
     };
     // The leader is gone; what is left of its group goes with it.
@@ -212,6 +280,7 @@ impl Ending {
                 None => "timed out".into(),
             },
             Ending::Cancelled => "cancelled".into(),
+            Ending::Stopped => "stopped: its output showed it could not succeed".into(),
         }
     }
 }
@@ -241,6 +310,7 @@ mod tests {
             limit: 1 << 20,
             log: None,
             masker: Masker::default(),
+            watch: None,
         }
     }
 
@@ -252,6 +322,24 @@ mod tests {
                 .is_some_and(|(_, rest)| !rest.trim_start().starts_with('Z')),
             Err(_) => false,
         }
+    }
+
+    #[tokio::test]
+    async fn a_watch_stops_the_process_at_the_line_it_fears() {
+        let mut s = sup(Duration::from_secs(30));
+        s.watch = Some(Watch::new(|l| {
+            l.contains("retrying").then(|| format!("saw `{l}`"))
+        }));
+        let started = std::time::Instant::now();
+        let f = run(&sh("echo working; echo retrying in 1s; sleep 20"), &s, None)
+            .await
+            .unwrap();
+        assert_eq!(f.ending, Ending::Stopped);
+        assert!(started.elapsed() < Duration::from_secs(10));
+        assert_eq!(
+            s.watch.unwrap().reason().as_deref(),
+            Some("saw `retrying in 1s`")
+        );
     }
 
     #[tokio::test]

@@ -387,7 +387,17 @@ pub async fn run(s: &Services, call: &StepCall<'_>, spec: &AiderSpec) -> StepRes
     let mut env = call.env.clone();
     env.extend(inv.env.clone());
     let header = format!("$ {} {}", inv.program, inv.args.join(" "));
-    let mut result = run_process_env(s, call, &inv.program, inv.args.clone(), env, &header).await;
+    let watch = model_retry_watch(MAX_MODEL_RETRIES);
+    let mut result = run_process_env(
+        s,
+        call,
+        &inv.program,
+        inv.args.clone(),
+        env,
+        &header,
+        Some(watch),
+    )
+    .await;
     // Judged by content: empty files created for named files, or changes that were there
     // before and that aider merely committed, are not work.
     result.changed = match before {
@@ -404,6 +414,34 @@ pub async fn run(s: &Services, call: &StepCall<'_>, spec: &AiderSpec) -> StepRes
         ));
     }
     result
+}
+
+/// How many times litellm may retry a failing model call before the attempt is stopped.
+/// Its backoff doubles from 0.2 s: five retries wait about 8 s in all, where letting it go
+/// on would take about 80 s (and then aider exits 0 having done nothing).
+pub const MAX_MODEL_RETRIES: usize = 5;
+
+/// A watch on aider's output that stops it once litellm has retried a failing model call
+/// `max` times, with the error it kept getting as the reason.
+fn model_retry_watch(max: usize) -> crate::process::Watch {
+    let retries = std::sync::atomic::AtomicUsize::new(0);
+    let last_error = std::sync::Mutex::new(String::new());
+    crate::process::Watch::new(move |line| {
+        if model_error_hint(line).is_some() {
+            *last_error.lock().expect("last error") = line.trim().chars().take(300).collect();
+        }
+        if !line.trim_start().starts_with("Retrying in") {
+            return None;
+        }
+        let n = retries.fetch_add(1, std::sync::atomic::Ordering::SeqCst) + 1;
+        (n >= max).then(|| {
+            let error = last_error.lock().expect("last error").clone();
+            format!(
+                "the model endpoint kept failing ({n} retries), stopped instead of retrying for a minute more: {}",
+                if error.is_empty() { "no error line" } else { &error }
+            )
+        })
+    })
 }
 
 /// The first line of aider's output that reports a model or API error, if any: aider
@@ -469,6 +507,23 @@ mod tests {
         let mut notes = Vec::new();
         let err = resolve_paths("files", "link", dir.path(), dir.path(), &mut notes).unwrap_err();
         assert!(err.contains("leads outside the checkout"), "{err}");
+    }
+
+    #[test]
+    fn a_model_call_retried_too_often_stops_the_attempt() {
+        let w = model_retry_watch(3);
+        w.line("Aider v0.86.2");
+        w.line("litellm.APIConnectionError: Ollama_chatException - model failed to load");
+        w.line("Retrying in 0.2 seconds...");
+        w.line("Retrying in 0.5 seconds...");
+        assert_eq!(w.reason(), None);
+        w.line("Retrying in 1.0 seconds...");
+        assert_eq!(
+            w.reason().as_deref(),
+            Some(
+                "the model endpoint kept failing (3 retries), stopped instead of retrying for a minute more: litellm.APIConnectionError: Ollama_chatException - model failed to load"
+            )
+        );
     }
 
     #[test]

@@ -730,6 +730,7 @@ impl Worker {
             limit: 64 * 1024,
             log: None,
             masker: self.masker(),
+            watch: None,
         }
     }
 
