@@ -9,6 +9,7 @@
 pub mod adapters;
 pub mod cli;
 pub mod diagnostic;
+pub mod doctor;
 pub mod engine;
 pub mod error;
 pub mod mask;

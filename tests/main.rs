@@ -4,6 +4,7 @@ mod support;
 
 mod cli_init;
 mod cli_validate;
+mod doctor;
 mod e2e;
 mod robustness;
 mod run_aider;

@@ -81,6 +81,9 @@ pub trait GitHub: Send + Sync {
     ) -> Result<(), GitHubError>;
     /// Comments on an issue (or pull request); returns the comment's URL.
     async fn comment(&self, repo: &str, issue: u64, body: &str) -> Result<String, GitHubError>;
+    /// Who the token belongs to, and its scopes when GitHub says (classic tokens do, in
+    /// `X-OAuth-Scopes`; fine-grained ones do not).
+    async fn whoami(&self) -> Result<(String, Option<String>), GitHubError>;
     /// The URL of the first comment on the issue whose body contains `marker`, if any.
     async fn find_comment(
         &self,
@@ -447,6 +450,16 @@ impl GitHub for OctocrabGitHub {
             )
             .await?;
         Ok(v["html_url"].as_str().unwrap_or_default().to_owned())
+    }
+
+    async fn whoami(&self) -> Result<(String, Option<String>), GitHubError> {
+        let (v, headers) = self.call(Method::GET, "/user", None).await?;
+        let login = v["login"].as_str().unwrap_or_default().to_owned();
+        let scopes = headers
+            .get("x-oauth-scopes")
+            .and_then(|s| s.to_str().ok())
+            .map(str::to_owned);
+        Ok((login, scopes))
     }
 
     async fn find_comment(

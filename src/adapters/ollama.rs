@@ -97,6 +97,51 @@ pub async fn probe(base: &str, model: &str, timeout: Duration) -> Result<(), Pro
     }
 }
 
+fn client(timeout: Duration) -> Option<reqwest::Client> {
+    reqwest::Client::builder()
+        .timeout(timeout)
+        .connect_timeout(timeout)
+        .no_proxy()
+        .build()
+        .ok()
+}
+
+/// The context window a model was trained for (`/api/show`'s `*.context_length`), if the
+/// server says.
+pub async fn context_length(base: &str, model: &str, timeout: Duration) -> Option<u64> {
+    let url = format!("{}/api/show", base.trim_end_matches('/'));
+    let resp = client(timeout)?
+        .post(&url)
+        .json(&serde_json::json!({ "model": ollama_name(model) }))
+        .send()
+        .await
+        .ok()?;
+    let show: serde_json::Value = resp.json().await.ok()?;
+    show["model_info"]
+        .as_object()?
+        .iter()
+        .find(|(k, _)| k.ends_with(".context_length"))
+        .and_then(|(_, v)| v.as_u64())
+}
+
+/// The models loaded in memory now and their size in bytes (`/api/ps`).
+pub async fn loaded(base: &str, timeout: Duration) -> Vec<(String, u64)> {
+    let url = format!("{}/api/ps", base.trim_end_matches('/'));
+    let Some(client) = client(timeout) else {
+        return Vec::new();
+    };
+    let Ok(resp) = client.get(&url).send().await else {
+        return Vec::new();
+    };
+    let ps: serde_json::Value = resp.json().await.unwrap_or_default();
+    ps["models"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|m| Some((m["name"].as_str()?.to_owned(), m["size"].as_u64()?)))
+        .collect()
+}
+
 fn describe(e: &reqwest::Error) -> String {
     use std::error::Error as _;
     let mut msg = if e.is_timeout() {

@@ -1,5 +1,6 @@
 //! The command line: argument parsing and dispatch. Each command is a file.
 
+mod doctor;
 pub mod init;
 mod progress;
 mod run;
@@ -79,6 +80,17 @@ pub enum Command {
         #[arg(long)]
         raw: bool,
     },
+    /// Check that this machine can run the worker: git, aider, Ollama and the models, disk,
+    /// memory, and with --config the config, GitHub token and queue. Exit 1 when something
+    /// blocks.
+    Doctor {
+        /// The worker's configuration file (enables the model, GitHub and queue checks).
+        #[arg(long)]
+        config: Option<PathBuf>,
+        /// Output format.
+        #[arg(long, value_enum, default_value_t = doctor::Format::Human)]
+        format: doctor::Format,
+    },
     /// Write a starter .codingworker.yml for the repository (detects cargo, go, npm, pytest).
     Init {
         /// The repository (default: the current directory).
@@ -113,6 +125,7 @@ fn run(cli: Cli) -> Result<Outcome, Error> {
         Command::Run(opts) => run::run(&opts),
         Command::Init { dir, force } => init::run(&dir, force),
         Command::Worker(args) => crate::triggers::worker::run(&args),
+        Command::Doctor { config, format } => doctor::run(config, format),
         Command::Route { config, issue } => worker::route(&config, &issue),
         Command::Enqueue {
             queue_url,

@@ -68,6 +68,7 @@ impl FakeGitHub {
             ..Fake::default()
         }));
         let app = Router::new()
+            .route("/user", get(whoami))
             .route("/repos/{owner}/{repo}/pulls", get(list_prs).post(create_pr))
             .route("/repos/{owner}/{repo}/pulls/{number}", patch(update_pr))
             .route(
@@ -357,6 +358,18 @@ async fn add_labels(
         pr.labels.extend(names.clone());
     }
     axum::Json(Value::Array(names.iter().map(|n| label(n)).collect())).into_response()
+}
+
+/// The token's user, with a classic token's scopes header.
+async fn whoami(State(s): State<Shared>, headers: HeaderMap) -> Response {
+    if let Err(r) = gate(&s, &headers, "GET /user".into()) {
+        return *r;
+    }
+    let mut response = axum::Json(user("codingworker-bot")).into_response();
+    response
+        .headers_mut()
+        .insert("x-oauth-scopes", "repo, workflow".parse().unwrap());
+    response
 }
 
 /// Comments of an issue, paginated like GitHub (`per_page`, `page`, a `Link` header).

@@ -331,6 +331,16 @@ fn semantics(c: &WorkerConfig, doc: &Document, base: &Path) -> Vec<Diagnostic> {
         MAX_VISIBILITY,
         "SQS",
     ));
+    // SQS waits whole seconds: under 1s would be short polling in a tight loop (and a bill).
+    if c.poll_wait.0 < Duration::from_secs(1) {
+        out.push(
+            Diagnostic::error(
+                "limit",
+                "`poll_wait` must be at least 1s (20s keeps idle costs lowest)",
+            )
+            .at(doc.value_span("/poll_wait")),
+        );
+    }
     if c.visibility_timeout.0 < Duration::from_secs(1) {
         out.push(
             Diagnostic::error("limit", "`visibility_timeout` must be at least 1s")

@@ -141,6 +141,43 @@ impl Queue {
         })
     }
 
+    /// Whether the credentials may change visibility and delete messages, learnt without
+    /// touching a message: with a receipt handle that names none, SQS answers
+    /// `ReceiptHandleIsInvalid` when the call is allowed and `AccessDenied` when not.
+    /// Returns the actions that were denied.
+    pub async fn denied_actions(&self) -> Result<Vec<&'static str>, QueueError> {
+        const NONE: &str = "codingworker-doctor-no-such-receipt";
+        let mut denied = Vec::new();
+        let visibility = self
+            .client
+            .change_message_visibility()
+            .queue_url(&self.url)
+            .receipt_handle(NONE)
+            .visibility_timeout(0)
+            .send()
+            .await
+            .err()
+            .map(|e| e.code().unwrap_or_default().to_owned());
+        let delete = self
+            .client
+            .delete_message()
+            .queue_url(&self.url)
+            .receipt_handle(NONE)
+            .send()
+            .await
+            .err()
+            .map(|e| e.code().unwrap_or_default().to_owned());
+        for (action, code) in [
+            ("sqs:ChangeMessageVisibility", visibility),
+            ("sqs:DeleteMessage", delete),
+        ] {
+            if code.is_some_and(|c| c.contains("AccessDenied") || c.contains("NotAuthorized")) {
+                denied.push(action);
+            }
+        }
+        Ok(denied)
+    }
+
     /// Deletes a message: its task reached a final result.
     pub async fn delete(&self, receipt: &str) -> Result<(), QueueError> {
         self.client

@@ -1,0 +1,41 @@
+//! `codingworker doctor [--config worker.yml] [--format human|json]`.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use crate::doctor::{Input, run as run_checks};
+use crate::error::{Error, Outcome};
+use crate::process::env as child_env;
+
+/// Output format of `doctor`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Format {
+    Human,
+    Json,
+}
+
+pub fn run(config: Option<PathBuf>, format: Format) -> Result<Outcome, Error> {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(Error::io("failed to start the async runtime"))?;
+    let _entered = runtime.enter();
+    let input = Input {
+        config,
+        env: child_env::current(),
+        timeout: Duration::from_secs(5),
+    };
+    let report = runtime.block_on(run_checks(&input));
+    match format {
+        Format::Human => print!("{}", report.render_human()),
+        Format::Json => println!(
+            "{}",
+            serde_json::to_string_pretty(&report).expect("a report serialises")
+        ),
+    }
+    Ok(if report.ok {
+        Outcome::Success
+    } else {
+        Outcome::Failed
+    })
+}
