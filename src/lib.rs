@@ -12,6 +12,7 @@ pub mod diagnostic;
 pub mod doctor;
 pub mod engine;
 pub mod error;
+pub mod eval;
 pub mod mask;
 pub mod playbook;
 pub mod process;

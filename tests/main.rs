@@ -6,6 +6,7 @@ mod cli_init;
 mod cli_validate;
 mod doctor;
 mod e2e;
+mod eval;
 mod robustness;
 mod run_aider;
 mod run_engine;

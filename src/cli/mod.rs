@@ -1,6 +1,7 @@
 //! The command line: argument parsing and dispatch. Each command is a file.
 
 mod doctor;
+mod eval;
 pub mod init;
 mod progress;
 mod run;
@@ -91,6 +92,9 @@ pub enum Command {
         #[arg(long, value_enum, default_value_t = doctor::Format::Human)]
         format: doctor::Format,
     },
+    /// Compare models on sample tasks with a playbook's agent step; answer Go, Fallback,
+    /// Pivot or No-Go by the Phase 0 criteria. Writes eval.json and eval.md.
+    Eval(eval::EvalArgs),
     /// Write a starter .codingworker.yml for the repository (detects cargo, go, npm, pytest).
     Init {
         /// The repository (default: the current directory).
@@ -126,6 +130,7 @@ fn run(cli: Cli) -> Result<Outcome, Error> {
         Command::Init { dir, force } => init::run(&dir, force),
         Command::Worker(args) => crate::triggers::worker::run(&args),
         Command::Doctor { config, format } => doctor::run(config, format),
+        Command::Eval(args) => eval::run(&args),
         Command::Route { config, issue } => worker::route(&config, &issue),
         Command::Enqueue {
             queue_url,

@@ -666,7 +666,7 @@ impl ReadsChanged {
 }
 
 /// `steps.<id>` for every step, nested ones included, before anything ran.
-fn index_steps(steps: &[Step], out: &mut BTreeMap<String, Value>) {
+pub(crate) fn index_steps(steps: &[Step], out: &mut BTreeMap<String, Value>) {
     for step in steps {
         out.insert(
             step.id.0.clone(),

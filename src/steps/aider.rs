@@ -423,7 +423,7 @@ pub const MAX_MODEL_RETRIES: usize = 5;
 
 /// A watch on aider's output that stops it once litellm has retried a failing model call
 /// `max` times, with the error it kept getting as the reason.
-fn model_retry_watch(max: usize) -> crate::process::Watch {
+pub fn model_retry_watch(max: usize) -> crate::process::Watch {
     let retries = std::sync::atomic::AtomicUsize::new(0);
     let last_error = std::sync::Mutex::new(String::new());
     crate::process::Watch::new(move |line| {

@@ -31,6 +31,8 @@ pub enum Behaviour {
     Hang,
     /// Waits this many seconds, then behaves as the inner behaviour.
     Delay(u64, Box<Behaviour>),
+    /// The behaviour of the first needle the prompt contains (else the last entry's).
+    ByPrompt(Vec<(String, Behaviour)>),
 }
 
 /// A chat request the server received.
@@ -211,12 +213,28 @@ async fn answer(state: &Shared, api: &'static str, body: &Value) -> Result<Strin
         )
             .into_response());
     };
-    while let Behaviour::Delay(secs, inner) = behaviour {
-        tokio::time::sleep(Duration::from_secs(secs)).await;
-        behaviour = *inner;
+    loop {
+        match behaviour {
+            Behaviour::Delay(secs, inner) => {
+                tokio::time::sleep(Duration::from_secs(secs)).await;
+                behaviour = *inner;
+            }
+            Behaviour::ByPrompt(choices) => {
+                let prompt = state.lock().unwrap().chats.last().unwrap().prompt.clone();
+                let last = choices
+                    .last()
+                    .map(|(_, b)| b.clone())
+                    .unwrap_or(Behaviour::Nothing);
+                behaviour = choices
+                    .into_iter()
+                    .find(|(needle, _)| prompt.contains(needle.as_str()))
+                    .map_or(last, |(_, b)| b);
+            }
+            _ => break,
+        }
     }
     match behaviour {
-        Behaviour::Delay(..) => unreachable!("unwrapped above"),
+        Behaviour::Delay(..) | Behaviour::ByPrompt(..) => unreachable!("unwrapped above"),
         Behaviour::Status(code) => Err(error(code)),
         Behaviour::Hang => {
             tokio::time::sleep(Duration::from_secs(3600)).await;

@@ -1,0 +1,316 @@
+//! `codingworker eval`: Phase 0 of the user's plan as a command. It runs a playbook's agent
+//! step (its first `aider` step, with the playbook's own prompt and settings) on sample
+//! tasks, once per model, in throwaway repositories; checks each result with the task's
+//! hidden check; measures the time of each agent call and the peak memory of the agent's
+//! process tree (and of Ollama's loaded model); and answers Go / Fallback / Pivot / No-Go
+//! by the user's criteria.
+//!
+//! A task is a directory: `task.json` (the issue), `eval.yml` (`files` to give the agent,
+//! `check`, a shell command run in the repository with `CW_EVAL_CHECKS` naming the task's
+//! `checks/` directory), `repo/` (the starting files) and `checks/` (never shown to the
+//! agent).
+
+mod decide;
+mod measure;
+mod report;
+mod tasks;
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use serde::Serialize;
+
+pub use decide::{Criteria, Decision, ModelSummary, Verdict, decide, summarize};
+pub use report::{render_markdown, render_table};
+pub use tasks::{EvalTask, load_tasks};
+
+use crate::adapters::ollama;
+use crate::playbook::model::{Step, StepKind};
+use crate::process::{self, Ending, Supervision};
+use crate::steps::aider::{AiderSpec, Where, prepare};
+use crate::task::Task;
+use crate::template::context::{ContextBase, attempt_value, run_value};
+use crate::template::sites::{child_pointer, step_pointer};
+use crate::template::{SiteKind, Templates};
+use crate::triggers::local::Prepared;
+
+/// How the error of a call stopped at its time limit starts.
+const TIMED_OUT: &str = "no answer within";
+
+/// One agent call on one task.
+#[derive(Debug, Clone, Serialize)]
+pub struct Trial {
+    pub model: String,
+    pub task: String,
+    pub repeat: u32,
+    pub solved: bool,
+    /// Wall time of the agent call.
+    pub seconds: f64,
+    /// Peak resident memory of the agent and its children, MiB.
+    pub agent_peak_mib: u64,
+    /// The model's size in Ollama's memory after the call, MiB (local models only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ollama_mib: Option<u64>,
+    /// Stopped at the time limit.
+    pub timed_out: bool,
+    /// Why the call or the check did not run as it should.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+/// The agent step of a playbook: where it sits and what it is.
+pub struct AgentStep<'a> {
+    pub pointer: String,
+    pub step: &'a Step,
+    pub spec: &'a AiderSpec,
+    /// The attempts of the retry around it (their keys), if any.
+    pub attempts: Vec<BTreeMap<String, serde_json::Value>>,
+}
+
+/// The first `aider` step, depth first.
+pub fn agent_step(steps: &[Step]) -> Option<AgentStep<'_>> {
+    fn find<'a>(
+        steps: &'a [Step],
+        parent: Option<&str>,
+        attempts: &[BTreeMap<String, serde_json::Value>],
+    ) -> Option<AgentStep<'a>> {
+        for (i, step) in steps.iter().enumerate() {
+            let pointer = match parent {
+                Some(p) => child_pointer(p, i),
+                None => step_pointer(i),
+            };
+            match &step.kind {
+                StepKind::Aider(spec) => {
+                    return Some(AgentStep {
+                        pointer,
+                        step,
+                        spec,
+                        attempts: attempts.to_vec(),
+                    });
+                }
+                StepKind::Retry(r) => {
+                    let keys: Vec<_> = r.attempts.iter().map(|a| a.keys.clone()).collect();
+                    if let Some(found) = find(&r.steps, Some(&pointer), &keys) {
+                        return Some(found);
+                    }
+                }
+                _ => {}
+            }
+        }
+        None
+    }
+    find(steps, None, &[])
+}
+
+/// What a run of `eval` needs.
+pub struct Plan<'a> {
+    pub prepared: &'a Prepared,
+    pub models: Vec<String>,
+    pub tasks: Vec<EvalTask>,
+    pub repeat: u32,
+    pub env: BTreeMap<String, String>,
+    pub aider_program: String,
+    /// Where the throwaway repositories and the prompts go.
+    pub scratch: PathBuf,
+    /// The longest an agent call may take before it is stopped.
+    pub limit: Duration,
+}
+
+/// Runs every model on every task `repeat` times, in that order.
+pub async fn run(plan: &Plan<'_>) -> Result<Vec<Trial>, String> {
+    let agent = agent_step(&plan.prepared.playbook.steps)
+        .ok_or("the playbook has no aider step to evaluate")?;
+    let mut trials = Vec::new();
+    for model in &plan.models {
+        for task in &plan.tasks {
+            for repeat in 1..=plan.repeat {
+                tracing::info!(model = %model, task = %task.name, repeat, "agent call started");
+                let trial = trial(plan, &agent, model, task, repeat).await;
+                tracing::info!(model = %model, task = %task.name, solved = trial.solved,
+                    seconds = format!("{:.1}", trial.seconds), error = trial.error.as_deref().unwrap_or(""),
+                    "agent call finished");
+                trials.push(trial);
+            }
+        }
+    }
+    Ok(trials)
+}
+
+async fn trial(
+    plan: &Plan<'_>,
+    agent: &AgentStep<'_>,
+    model: &str,
+    task: &EvalTask,
+    repeat: u32,
+) -> Trial {
+    let mut t = Trial {
+        model: model.to_owned(),
+        task: task.name.clone(),
+        repeat,
+        solved: false,
+        seconds: 0.0,
+        agent_peak_mib: 0,
+        ollama_mib: None,
+        timed_out: false,
+        error: None,
+    };
+    let slug: String = model
+        .chars()
+        .map(|c| if c.is_ascii_alphanumeric() { c } else { '-' })
+        .collect();
+    let dir = plan.scratch.join(format!("{slug}-{}-{repeat}", task.name));
+    let repo = dir.join("repo");
+    if let Err(e) = tasks::fresh_repo(&task.dir.join("repo"), &repo) {
+        t.error = Some(e);
+        return t;
+    }
+    match call_agent(plan, agent, model, task, &dir, &repo).await {
+        Ok((seconds, peak_kib, base)) => {
+            t.seconds = seconds;
+            t.agent_peak_mib = peak_kib / 1024;
+            if let Some(base) = base {
+                let name = ollama::ollama_name(model);
+                t.ollama_mib = ollama::loaded(&base, Duration::from_secs(5))
+                    .await
+                    .into_iter()
+                    .find(|(n, _)| {
+                        n == name || (!name.contains(':') && *n == format!("{name}:latest"))
+                    })
+                    .map(|(_, size)| size >> 20);
+            }
+        }
+        Err((seconds, peak_kib, e)) => {
+            t.seconds = seconds;
+            t.agent_peak_mib = peak_kib / 1024;
+            t.timed_out = e.starts_with(TIMED_OUT);
+            t.error = Some(e);
+        }
+    }
+    match tasks::check(task, &repo, &plan.env).await {
+        Ok(solved) => t.solved = solved,
+        Err(e) => t.error = Some(t.error.take().map_or(e.clone(), |x| format!("{x}; {e}"))),
+    }
+    t
+}
+
+/// One agent call: seconds, peak KiB of the agent's process tree, the Ollama base it used.
+async fn call_agent(
+    plan: &Plan<'_>,
+    agent: &AgentStep<'_>,
+    model: &str,
+    task: &EvalTask,
+    dir: &Path,
+    repo: &Path,
+) -> Result<(f64, u64, Option<String>), (f64, u64, String)> {
+    let issue: &Task = &task.issue;
+    let templates: &Templates = &plan.prepared.templates;
+    let pb = &plan.prepared.playbook;
+    // The attempt as the playbook would have it for this model: its own entry when it lists
+    // the model, else one with just the model.
+    let mut keys = agent
+        .attempts
+        .iter()
+        .find(|k| k.get("model").and_then(|m| m.as_str()) == Some(model))
+        .cloned()
+        .unwrap_or_default();
+    keys.insert("model".into(), serde_json::Value::String(model.to_owned()));
+    let attempt = attempt_value(1, &keys);
+    let mut steps = BTreeMap::new();
+    crate::engine::executor::index_steps(&pb.steps, &mut steps);
+    let base = ContextBase::new(issue, &pb.vars, &BTreeMap::new());
+    let ctx = base.with(
+        run_value("eval", "eval", &repo.display().to_string(), ""),
+        minijinja::Value::from(steps),
+        Some(&attempt),
+        false,
+    );
+    let render = |field: &str| -> Result<String, String> {
+        if field == "aider/model" {
+            return Ok(model.to_owned());
+        }
+        templates
+            .render(SiteKind::Text, &format!("{}/{field}", agent.pointer), &ctx)
+            .map_err(|e| format!("template error in `{}`: {e}", field.replace('/', ".")))
+    };
+    let mut spec = agent.spec.clone();
+    if !task.files.is_empty() {
+        spec.files = task
+            .files
+            .iter()
+            .map(|f| crate::playbook::types::Template::new(f.clone()))
+            .collect();
+    }
+    let files_dir = dir.join("prompts");
+    std::fs::create_dir_all(&files_dir).map_err(|e| (0.0, 0, e.to_string()))?;
+    let mut env = crate::process::env::passthrough(&plan.env);
+    for (k, v) in [
+        ("GIT_AUTHOR_NAME", "codingworker eval"),
+        ("GIT_AUTHOR_EMAIL", "eval@codingworker.local"),
+        ("GIT_COMMITTER_NAME", "codingworker eval"),
+        ("GIT_COMMITTER_EMAIL", "eval@codingworker.local"),
+    ] {
+        env.insert(k.into(), v.into());
+    }
+    let at = Where {
+        checkout: repo,
+        cwd: repo,
+        files_dir: &files_dir,
+        stem: "agent",
+        env: &env,
+        parent_env: &plan.env,
+        program: &plan.aider_program,
+    };
+    let inv = prepare(&spec, &render, &at).map_err(|e| (0.0, 0, e))?;
+    let mut writes = vec![(inv.message_file.clone(), inv.message.clone())];
+    writes.extend(inv.metadata.clone());
+    writes.extend(inv.settings.clone());
+    for (path, text) in writes {
+        std::fs::write(&path, text).map_err(|e| (0.0, 0, e.to_string()))?;
+    }
+    if let Some(base) = &inv.probe {
+        ollama::probe(base, &inv.model, Duration::from_secs(5))
+            .await
+            .map_err(|e| (0.0, 0, e.to_string()))?;
+    }
+    let mut child_env = env.clone();
+    child_env.extend(inv.env.clone());
+    let cmd = process::Command {
+        program: inv.program.clone(),
+        args: inv.args.clone(),
+        cwd: repo.to_path_buf(),
+        env: child_env,
+    };
+    let sup = Supervision {
+        deadline: tokio::time::Instant::now() + plan.limit,
+        cancel: tokio_util::sync::CancellationToken::new(),
+        grace: Duration::from_secs(5),
+        limit: 256 * 1024,
+        log: Some(dir.join("agent.log")),
+        masker: crate::mask::Masker::for_environment(&plan.env, &[]),
+        watch: Some(crate::steps::aider::model_retry_watch(
+            crate::steps::aider::MAX_MODEL_RETRIES,
+        )),
+    };
+    let sampler = measure::PeakSampler::start();
+    let started = Instant::now();
+    let finished = process::run(&cmd, &sup, None).await;
+    let seconds = started.elapsed().as_secs_f64();
+    let peak = sampler.stop().await;
+    let finished = finished.map_err(|e| (seconds, peak, e.to_string()))?;
+    match finished.ending {
+        Ending::Exited(0) => Ok((seconds, peak, inv.probe.clone())),
+        Ending::TimedOut => Err((
+            seconds,
+            peak,
+            format!("{TIMED_OUT} {}", humantime::format_duration(plan.limit)),
+        )),
+        other => Err((
+            seconds,
+            peak,
+            sup.watch
+                .and_then(|w| w.reason())
+                .unwrap_or_else(|| other.describe(None)),
+        )),
+    }
+}

@@ -1,0 +1,132 @@
+//! Sample tasks: `examples/eval/<name>/` with `task.json`, `eval.yml`, `repo/`, `checks/`.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::Deserialize;
+
+use crate::source::yaml::Document;
+use crate::task::Task;
+
+/// One sample task.
+#[derive(Debug, Clone)]
+pub struct EvalTask {
+    pub name: String,
+    pub dir: PathBuf,
+    pub issue: Task,
+    /// Files given to the agent (instead of the playbook's globs), if any.
+    pub files: Vec<String>,
+    /// The hidden check, a shell command.
+    pub check: String,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct EvalFile {
+    #[serde(default)]
+    files: Vec<String>,
+    check: String,
+}
+
+/// Every task directory under `dir`, by name.
+pub fn load_tasks(dir: &Path) -> Result<Vec<EvalTask>, String> {
+    let entries =
+        std::fs::read_dir(dir).map_err(|e| format!("failed to read {}: {e}", dir.display()))?;
+    let mut tasks = Vec::new();
+    for entry in entries.flatten() {
+        // Absolute: the check runs inside the throwaway repository.
+        let path = std::path::absolute(entry.path()).unwrap_or_else(|_| entry.path());
+        if !path.join("eval.yml").exists() {
+            continue;
+        }
+        let name = entry.file_name().to_string_lossy().into_owned();
+        let text = std::fs::read_to_string(path.join("eval.yml"))
+            .map_err(|e| format!("{}/eval.yml: {e}", path.display()))?;
+        let doc = Document::parse(&text)
+            .map_err(|e| format!("{}/eval.yml:{}: {}", path.display(), e.span.line, e.message))?;
+        let spec: EvalFile = serde_json::from_value(doc.value)
+            .map_err(|e| format!("{}/eval.yml: {e}", path.display()))?;
+        let issue = Task::from_file(&path.join("task.json")).map_err(|e| e.to_string())?;
+        if !path.join("repo").is_dir() {
+            return Err(format!("{}: no repo/ directory", path.display()));
+        }
+        tasks.push(EvalTask {
+            name,
+            dir: path,
+            issue,
+            files: spec.files,
+            check: spec.check,
+        });
+    }
+    if tasks.is_empty() {
+        return Err(format!(
+            "no tasks in {} (a task is a directory with eval.yml)",
+            dir.display()
+        ));
+    }
+    tasks.sort_by(|a, b| a.name.cmp(&b.name));
+    Ok(tasks)
+}
+
+/// A new git repository at `to` with the files of `from`, committed.
+pub fn fresh_repo(from: &Path, to: &Path) -> Result<(), String> {
+    let _ = std::fs::remove_dir_all(to);
+    copy_dir(from, to).map_err(|e| format!("failed to copy {}: {e}", from.display()))?;
+    let repo = git2::Repository::init(to).map_err(|e| e.message().to_owned())?;
+    let mut index = repo.index().map_err(|e| e.message().to_owned())?;
+    index
+        .add_all(["*"], git2::IndexAddOption::DEFAULT, None)
+        .map_err(|e| e.message().to_owned())?;
+    index.write().map_err(|e| e.message().to_owned())?;
+    let tree = repo
+        .find_tree(index.write_tree().map_err(|e| e.message().to_owned())?)
+        .map_err(|e| e.message().to_owned())?;
+    let sig = git2::Signature::now("codingworker eval", "eval@codingworker.local")
+        .map_err(|e| e.message().to_owned())?;
+    repo.commit(Some("HEAD"), &sig, &sig, "sample task", &tree, &[])
+        .map_err(|e| e.message().to_owned())?;
+    Ok(())
+}
+
+fn copy_dir(from: &Path, to: &Path) -> std::io::Result<()> {
+    std::fs::create_dir_all(to)?;
+    for entry in std::fs::read_dir(from)? {
+        let entry = entry?;
+        let target = to.join(entry.file_name());
+        if entry.file_type()?.is_dir() {
+            copy_dir(&entry.path(), &target)?;
+        } else {
+            std::fs::copy(entry.path(), &target)?;
+        }
+    }
+    Ok(())
+}
+
+/// Runs the task's hidden check in `repo`: whether it passed.
+pub async fn check(
+    task: &EvalTask,
+    repo: &Path,
+    parent: &BTreeMap<String, String>,
+) -> Result<bool, String> {
+    let mut env = crate::process::env::passthrough(parent);
+    env.insert(
+        "CW_EVAL_CHECKS".into(),
+        task.dir.join("checks").display().to_string(),
+    );
+    env.insert("PYTHONDONTWRITEBYTECODE".into(), "1".into());
+    let mut cmd = tokio::process::Command::new("sh");
+    cmd.args(["-c", &task.check])
+        .current_dir(repo)
+        .env_clear()
+        .envs(&env)
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .kill_on_drop(true);
+    match tokio::time::timeout(Duration::from_secs(120), cmd.status()).await {
+        Ok(Ok(s)) => Ok(s.success()),
+        Ok(Err(e)) => Err(format!("the check could not run: {e}")),
+        Err(_) => Err("the check took over 2 minutes".into()),
+    }
+}
