@@ -18,9 +18,10 @@ pub struct EvalArgs {
     /// The models to compare, first the one you hope to use: `ollama_chat/qwen2.5-coder:7b,…`.
     #[arg(long, value_delimiter = ',', required = true)]
     pub models: Vec<String>,
-    /// The sample tasks (directories with eval.yml, task.json, repo/, checks/).
-    #[arg(long, default_value = "examples/eval")]
-    pub tasks: PathBuf,
+    /// Your own sample tasks (directories with eval.yml, task.json, repo/, checks/);
+    /// default: the three built in (fizzbuzz, csv-sort, off-by-one, as in examples/eval/).
+    #[arg(long)]
+    pub tasks: Option<PathBuf>,
     /// Runs per model and task, to see the spread.
     #[arg(long, default_value_t = 1)]
     pub repeat: u32,
@@ -120,7 +121,11 @@ fn parse_share(s: &str) -> Result<f64, String> {
 pub fn run(args: &EvalArgs) -> Result<Outcome, Error> {
     let env = child_env::current();
     let prepared = prepare_playbook(&args.playbook)?;
-    let tasks = eval::load_tasks(&args.tasks).map_err(Error::Setup)?;
+    let tasks_dir = match &args.tasks {
+        Some(dir) => dir.clone(),
+        None => eval::tasks::write_builtin(&args.out.join("tasks")).map_err(Error::Setup)?,
+    };
+    let tasks = eval::load_tasks(&tasks_dir).map_err(Error::Setup)?;
     if args.repeat == 0 {
         return Err(Error::Setup("--repeat must be at least 1".into()));
     }

@@ -13,7 +13,7 @@
 mod decide;
 mod measure;
 mod report;
-mod tasks;
+pub mod tasks;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};

@@ -29,6 +29,73 @@ struct EvalFile {
     check: String,
 }
 
+/// The sample tasks shipped in the binary (`examples/eval/`), so that `eval` works from any
+/// directory.
+const BUILTIN: &[(&str, &str)] = &[
+    (
+        "csv-sort/task.json",
+        include_str!("../../examples/eval/csv-sort/task.json"),
+    ),
+    (
+        "csv-sort/eval.yml",
+        include_str!("../../examples/eval/csv-sort/eval.yml"),
+    ),
+    (
+        "csv-sort/repo/csv_tools.py",
+        include_str!("../../examples/eval/csv-sort/repo/csv_tools.py"),
+    ),
+    (
+        "csv-sort/checks/test_sort_rows.py",
+        include_str!("../../examples/eval/csv-sort/checks/test_sort_rows.py"),
+    ),
+    (
+        "fizzbuzz/task.json",
+        include_str!("../../examples/eval/fizzbuzz/task.json"),
+    ),
+    (
+        "fizzbuzz/eval.yml",
+        include_str!("../../examples/eval/fizzbuzz/eval.yml"),
+    ),
+    (
+        "fizzbuzz/repo/README.md",
+        include_str!("../../examples/eval/fizzbuzz/repo/README.md"),
+    ),
+    (
+        "fizzbuzz/checks/test_fizzbuzz.py",
+        include_str!("../../examples/eval/fizzbuzz/checks/test_fizzbuzz.py"),
+    ),
+    (
+        "off-by-one/task.json",
+        include_str!("../../examples/eval/off-by-one/task.json"),
+    ),
+    (
+        "off-by-one/eval.yml",
+        include_str!("../../examples/eval/off-by-one/eval.yml"),
+    ),
+    (
+        "off-by-one/repo/pages.py",
+        include_str!("../../examples/eval/off-by-one/repo/pages.py"),
+    ),
+    (
+        "off-by-one/checks/test_pages.py",
+        include_str!("../../examples/eval/off-by-one/checks/test_pages.py"),
+    ),
+];
+
+/// Writes the built-in sample tasks under `dir` and returns it.
+pub fn write_builtin(dir: &Path) -> Result<PathBuf, String> {
+    let _ = std::fs::remove_dir_all(dir);
+    for (path, text) in BUILTIN {
+        let p = dir.join(path);
+        if let Some(parent) = p.parent() {
+            std::fs::create_dir_all(parent)
+                .map_err(|e| format!("failed to create {}: {e}", parent.display()))?;
+        }
+        std::fs::write(&p, text).map_err(|e| format!("failed to write {}: {e}", p.display()))?;
+    }
+    Ok(dir.to_path_buf())
+}
+
 /// Every task directory under `dir`, by name.
 pub fn load_tasks(dir: &Path) -> Result<Vec<EvalTask>, String> {
     let entries =
@@ -128,5 +195,31 @@ pub async fn check(
         Ok(Ok(s)) => Ok(s.success()),
         Ok(Err(e)) => Err(format!("the check could not run: {e}")),
         Err(_) => Err("the check took over 2 minutes".into()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_builtin_tasks_are_the_examples() {
+        let dir = tempfile::tempdir().unwrap();
+        let tasks = load_tasks(&write_builtin(&dir.path().join("t")).unwrap()).unwrap();
+        let names: Vec<&str> = tasks.iter().map(|t| t.name.as_str()).collect();
+        assert_eq!(names, ["csv-sort", "fizzbuzz", "off-by-one"]);
+        // Every file of examples/eval/ is built in (README aside).
+        let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/eval");
+        let mut on_disk = 0;
+        for task in ["csv-sort", "fizzbuzz", "off-by-one"] {
+            for sub in ["", "repo", "checks"] {
+                on_disk += std::fs::read_dir(root.join(task).join(sub))
+                    .unwrap()
+                    .flatten()
+                    .filter(|e| e.path().is_file())
+                    .count();
+            }
+        }
+        assert_eq!(on_disk, BUILTIN.len(), "a file of examples/eval is missing from BUILTIN");
     }
 }
