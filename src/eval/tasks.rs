@@ -220,6 +220,10 @@ mod tests {
                     .count();
             }
         }
-        assert_eq!(on_disk, BUILTIN.len(), "a file of examples/eval is missing from BUILTIN");
+        assert_eq!(
+            on_disk,
+            BUILTIN.len(),
+            "a file of examples/eval is missing from BUILTIN"
+        );
     }
 }
