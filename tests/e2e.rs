@@ -408,7 +408,7 @@ fn when_every_model_fails_a_draft_pr_and_one_comment_and_the_message_is_done() {
     ]);
     let pb = playbook(
         &llm.url,
-        &[("ollama_chat/model-a", None), ("ollama_chat/model-c", None)],
+        &[("ollama_chat/model-c", None), ("ollama_chat/model-a", None)],
         "fizzbuzz.py",
         "python3 -m unittest -q",
         "whole",
@@ -421,14 +421,15 @@ fn when_every_model_fails_a_draft_pr_and_one_comment_and_the_message_is_done() {
     send_issue(&s, "Add fizzbuzz(n)", "Make test_fizzbuzz.py pass.");
     run_once(&s);
     // Model C changed nothing: a failed attempt (require_changes), its tests not run.
+    // Model A's work fails the tests; it is the last attempt, so it stays for the PR.
     assert_eq!(
         statuses(&s),
         [
             "solve=failure",
-            "code@1=success",
-            "test@1=failure",
-            "code@2=failure",
-            "test@2=skipped",
+            "code@1=failure",
+            "test@1=skipped",
+            "code@2=success",
+            "test@2=failure",
             "pr=success",
             "tell=success"
         ]
@@ -436,6 +437,7 @@ fn when_every_model_fails_a_draft_pr_and_one_comment_and_the_message_is_done() {
     let prs = s.github.prs();
     assert_eq!(prs.len(), 1);
     assert!(prs[0].draft, "a draft, as the playbook says");
+    assert_eq!(on_branch(&s, "fizzbuzz.py"), FIZZBUZZ_WRONG);
     let comments = s.github.comments();
     assert_eq!(comments.len(), 1, "{comments:?}");
     assert!(comments[0].body.contains("could not solve"));

@@ -233,7 +233,7 @@ fn pushing_runs_no_hook_a_step_planted() {
     let pb = s.write(
         "playbook.yml",
         &format!(
-            "version: 1\nname: hooks\nsteps:\n  - id: plant\n    shell: |\n      hooks=\"$(git rev-parse --git-common-dir)/hooks\"\n      printf '#!/bin/sh\\nenv > {m}\\n' > \"$hooks/pre-push\" && chmod +x \"$hooks/pre-push\"\n  - {{ id: pr, pr_open: {{}} }}\n",
+            "version: 1\nname: hooks\nsteps:\n  - id: plant\n    shell: |\n      hooks=\"$(git rev-parse --git-common-dir)/hooks\"\n      printf '#!/bin/sh\\nenv > {m}\\n' > \"$hooks/pre-push\" && chmod +x \"$hooks/pre-push\"\n      echo work > work.txt\n  - {{ id: pr, pr_open: {{}} }}\n",
             m = marker.display()
         ),
     );
@@ -260,7 +260,7 @@ fn a_slow_github_is_bounded_by_the_step_timeout() {
     let task = s.task_from("pass", "b", remote.to_str().unwrap());
     let pb = s.write(
         "playbook.yml",
-        "version: 1\nname: slow\nsteps:\n  - { id: pr, timeout: 1s, pr_open: {} }\n",
+        "version: 1\nname: slow\nsteps:\n  - { id: work, shell: 'echo work > work.txt' }\n  - { id: pr, timeout: 1s, pr_open: {} }\n",
     );
     let started = std::time::Instant::now();
     let ran = s.run_file(
@@ -275,5 +275,41 @@ fn a_slow_github_is_bounded_by_the_step_timeout() {
         "{:?}",
         started.elapsed()
     );
-    assert_eq!(s.statuses(), ["pr=timed_out"]);
+    assert_eq!(s.statuses(), ["work=success", "pr=timed_out"]);
+}
+
+#[test]
+fn a_run_without_changes_opens_no_pull_request() {
+    // GitHub refuses a pull request without commits; the step says why instead.
+    let s = Sandbox::new();
+    let remote = s.bare_remote();
+    let gh = FakeGitHub::start(TOKEN);
+    let task = s.task_from("nothing to do", "b", remote.to_str().unwrap());
+    let pb = s.write(
+        "playbook.yml",
+        "version: 1\nname: idle\nsteps:\n  - id: look\n    shell: 'true'\n  - id: pr\n    pr_open: { title: t }\n",
+    );
+    let ran = s.run_file(
+        &pb,
+        &task,
+        &["--github"],
+        &[("GITHUB_TOKEN", TOKEN), ("GITHUB_API_URL", &gh.url)],
+    );
+    assert_eq!(ran.code, 0, "{}", ran.stderr);
+    assert_eq!(s.statuses(), ["look=success", "pr=skipped"]);
+    assert!(
+        s.report()["steps"][1]["message"]
+            .as_str()
+            .unwrap()
+            .contains("the run made no changes")
+    );
+    assert!(
+        gh.requests().is_empty(),
+        "nothing sent: {:?}",
+        gh.requests()
+    );
+    assert!(
+        !git(&remote, &["branch"]).contains("auto-code"),
+        "nothing pushed"
+    );
 }

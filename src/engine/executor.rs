@@ -111,6 +111,8 @@ pub struct Services {
     pub deadline: Instant,
     /// `sh`, found on PATH once rather than at every spawn.
     pub shell: String,
+    /// The commit the checkout was at when the run started.
+    pub start: Option<git2::Oid>,
 }
 
 /// One step about to run: what its kind needs.
@@ -277,6 +279,7 @@ impl Engine {
                 workspace,
                 deadline,
                 shell: String::new(),
+                start: None,
             },
             steps,
             report,
@@ -315,6 +318,7 @@ impl Engine {
         let body = dir.join("issue-body.md");
         std::fs::write(&body, &self.s.run.task.issue.body)
             .map_err(|e| SetupError(format!("failed to write {}: {e}", body.display())))?;
+        self.s.start = self.s.workspace.head().ok().flatten();
         if !self.s.workspace.has_identity() {
             for (k, v) in [
                 ("GIT_AUTHOR_NAME", IDENTITY.0),

@@ -187,6 +187,15 @@ pub async fn run(s: &Services, call: &StepCall<'_>, spec: &PrOpenSpec) -> StepRe
             Some("not sent: no GitHub credentials (printed instead)".into()),
         );
     };
+    // GitHub refuses a pull request without commits (422 "No commits between"): say so
+    // rather than push a branch that is its base.
+    if s.start.is_some() && s.workspace.head().ok().flatten() == s.start {
+        let why = "skipped: the run made no changes, so there is no pull request to open";
+        let _ = writeln!(log, "{why}");
+        let mut r = finish(s, call, log, None, Some(why.into()));
+        r.status = StepStatus::Skipped;
+        return r;
+    }
     if let Some(target) = &s.run.push
         && let Err(e) = push(s, call, target, &mut log).await
     {
