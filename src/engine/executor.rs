@@ -207,7 +207,14 @@ pub struct Engine {
     timed_out: bool,
     seq: usize,
     started: Instant,
+    /// When run.json was last written; step ends rewrite it at most every
+    /// [`SAVE_INTERVAL`].
+    last_save: Option<std::time::Instant>,
 }
+
+/// The shortest time between two rewrites of run.json at step ends (the run's start and
+/// end always write it).
+const SAVE_INTERVAL: Duration = Duration::from_millis(200);
 
 impl Engine {
     /// Prepares a run: secrets, masking, the child environment, the report.
@@ -286,6 +293,7 @@ impl Engine {
             timed_out: false,
             seq: 0,
             started,
+            last_save: None,
         };
         // The playbook's env is rendered once, with the run's context.
         let top = Scope::top();
@@ -589,11 +597,14 @@ impl Engine {
             self.report.pr = Some(pr);
         }
         self.report.duration_ms = millis(self.started.elapsed());
-        self.save();
+        if self.last_save.is_none_or(|t| t.elapsed() >= SAVE_INTERVAL) {
+            self.save();
+        }
     }
 
     /// Writes `run.json` (a failure to write is logged, not fatal).
-    fn save(&self) {
+    fn save(&mut self) {
+        self.last_save = Some(std::time::Instant::now());
         if let Err(e) = self.report.write_json(&self.s.run.run_dir) {
             tracing::warn!(error = %e, dir = %self.s.run.run_dir.display(), "failed to write run.json");
         }
