@@ -109,6 +109,19 @@ steps:
     )
 }
 
+/// A worker whose default playbook is the shipped shape over `attempts` for the fizzbuzz
+/// task (`whole` format, `python3 -m unittest` as the test), with the test on the remote.
+fn fizzbuzz_worker(llm: &FakeLlm, attempts: &[(&str, Option<&str>)], knobs: Knobs) -> Setup {
+    let pb = playbook(
+        &llm.url,
+        attempts,
+        "fizzbuzz.py",
+        "python3 -m unittest -q",
+        "whole",
+    );
+    setup(&pb, &[("test_fizzbuzz.py", FIZZBUZZ_TEST)], knobs)
+}
+
 /// A worker whose default playbook is `playbook`, with `files` on the remote's main.
 fn setup(playbook: &str, files: &[(&str, &str)], knobs: Knobs) -> Setup {
     assert!(
@@ -204,18 +217,7 @@ fn assert_clean(s: &Setup) {
 #[test]
 fn creates_fizzbuzz_from_an_issue() {
     let llm = FakeLlm::start(&[("coder", whole("fizzbuzz.py", FIZZBUZZ_RIGHT))]);
-    let pb = playbook(
-        &llm.url,
-        &[("ollama_chat/coder", None)],
-        "fizzbuzz.py",
-        "python3 -m unittest -q",
-        "whole",
-    );
-    let s = setup(
-        &pb,
-        &[("test_fizzbuzz.py", FIZZBUZZ_TEST)],
-        Knobs::default(),
-    );
+    let s = fizzbuzz_worker(&llm, &[("ollama_chat/coder", None)], Knobs::default());
     send_issue(
         &s,
         "Add fizzbuzz(n)",
@@ -343,16 +345,9 @@ fn falls_back_to_the_next_model_when_the_tests_fail() {
         ("model-a", whole("fizzbuzz.py", FIZZBUZZ_WRONG)),
         ("model-b", whole("fizzbuzz.py", FIZZBUZZ_RIGHT)),
     ]);
-    let pb = playbook(
-        &llm.url,
+    let s = fizzbuzz_worker(
+        &llm,
         &[("ollama_chat/model-a", None), ("ollama_chat/model-b", None)],
-        "fizzbuzz.py",
-        "python3 -m unittest -q",
-        "whole",
-    );
-    let s = setup(
-        &pb,
-        &[("test_fizzbuzz.py", FIZZBUZZ_TEST)],
         Knobs::default(),
     );
     send_issue(&s, "Add fizzbuzz(n)", "Make test_fizzbuzz.py pass.");
@@ -406,16 +401,9 @@ fn when_every_model_fails_a_draft_pr_and_one_comment_and_the_message_is_done() {
         ("model-a", whole("fizzbuzz.py", FIZZBUZZ_WRONG)),
         ("model-c", Behaviour::Nothing),
     ]);
-    let pb = playbook(
-        &llm.url,
+    let s = fizzbuzz_worker(
+        &llm,
         &[("ollama_chat/model-c", None), ("ollama_chat/model-a", None)],
-        "fizzbuzz.py",
-        "python3 -m unittest -q",
-        "whole",
-    );
-    let s = setup(
-        &pb,
-        &[("test_fizzbuzz.py", FIZZBUZZ_TEST)],
         Knobs::default(),
     );
     send_issue(&s, "Add fizzbuzz(n)", "Make test_fizzbuzz.py pass.");
@@ -456,19 +444,12 @@ fn when_every_model_fails_a_draft_pr_and_one_comment_and_the_message_is_done() {
 fn an_unreachable_model_endpoint_fails_fast_and_the_next_model_is_tried() {
     let llm = FakeLlm::start(&[("model-b", whole("fizzbuzz.py", FIZZBUZZ_RIGHT))]);
     let down = closed_port_url();
-    let pb = playbook(
-        &llm.url,
+    let s = fizzbuzz_worker(
+        &llm,
         &[
             ("ollama_chat/model-a", Some(&down)),
             ("ollama_chat/model-b", None),
         ],
-        "fizzbuzz.py",
-        "python3 -m unittest -q",
-        "whole",
-    );
-    let s = setup(
-        &pb,
-        &[("test_fizzbuzz.py", FIZZBUZZ_TEST)],
         Knobs::default(),
     );
     send_issue(&s, "Add fizzbuzz(n)", "Make test_fizzbuzz.py pass.");
@@ -543,16 +524,9 @@ fn a_worker_killed_during_aider_finishes_the_task_once_after_a_restart() {
         "slow",
         Behaviour::Delay(8, Box::new(whole("fizzbuzz.py", FIZZBUZZ_RIGHT))),
     )]);
-    let pb = playbook(
-        &llm.url,
+    let s = fizzbuzz_worker(
+        &llm,
         &[("ollama_chat/slow", None)],
-        "fizzbuzz.py",
-        "python3 -m unittest -q",
-        "whole",
-    );
-    let s = setup(
-        &pb,
-        &[("test_fizzbuzz.py", FIZZBUZZ_TEST)],
         Knobs {
             visibility: "3s",
             ..Knobs::default()
@@ -666,18 +640,7 @@ fn rss_kib(pid: u32) -> u64 {
 #[test]
 fn twenty_tasks_in_a_row_leave_nothing_behind_and_memory_flat() {
     let llm = FakeLlm::start(&[("coder", whole("fizzbuzz.py", FIZZBUZZ_RIGHT))]);
-    let pb = playbook(
-        &llm.url,
-        &[("ollama_chat/coder", None)],
-        "fizzbuzz.py",
-        "python3 -m unittest -q",
-        "whole",
-    );
-    let s = setup(
-        &pb,
-        &[("test_fizzbuzz.py", FIZZBUZZ_TEST)],
-        Knobs::default(),
-    );
+    let s = fizzbuzz_worker(&llm, &[("ollama_chat/coder", None)], Knobs::default());
     let remote = s.remote.to_str().unwrap().to_owned();
     let total = 20;
     for n in 1..=total {
@@ -738,20 +701,13 @@ fn a_model_that_answers_http_errors_fails_its_attempt_fast() {
     // Through the OpenAI API a 400 ends the call at once. litellm retries Ollama's errors
     // (and 5xx everywhere) for about 80 s: the step stops aider after a few retries.
     let openai = format!("{}/v1", llm.url);
-    let pb = playbook(
-        &llm.url,
+    let s = fizzbuzz_worker(
+        &llm,
         &[
             ("openai/model-d", Some(&openai)),
             ("ollama_chat/model-e", None),
             ("ollama_chat/model-b", None),
         ],
-        "fizzbuzz.py",
-        "python3 -m unittest -q",
-        "whole",
-    );
-    let s = setup(
-        &pb,
-        &[("test_fizzbuzz.py", FIZZBUZZ_TEST)],
         Knobs::default(),
     );
     send_issue(&s, "Add fizzbuzz(n)", "Make test_fizzbuzz.py pass.");

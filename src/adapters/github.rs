@@ -170,6 +170,22 @@ impl RetryPolicy {
     }
 }
 
+/// Posts `body` on the issue unless a comment carrying `marker` is there already (posted by
+/// an earlier delivery of the same task). Returns the comment's URL and whether it was
+/// posted now.
+pub async fn comment_once(
+    github: &dyn GitHub,
+    repo: &str,
+    issue: u64,
+    body: &str,
+    marker: &str,
+) -> Result<(String, bool), GitHubError> {
+    if let Some(url) = github.find_comment(repo, issue, marker).await? {
+        return Ok((url, false));
+    }
+    Ok((github.comment(repo, issue, body).await?, true))
+}
+
 /// The real thing, through octocrab's HTTP client.
 pub struct OctocrabGitHub {
     client: Octocrab,

@@ -262,17 +262,10 @@ async fn call_agent(
         program: &plan.aider_program,
     };
     let inv = prepare(&spec, &render, &at).map_err(|e| (0.0, 0, e))?;
-    let mut writes = vec![(inv.message_file.clone(), inv.message.clone())];
-    writes.extend(inv.metadata.clone());
-    writes.extend(inv.settings.clone());
-    for (path, text) in writes {
-        std::fs::write(&path, text).map_err(|e| (0.0, 0, e.to_string()))?;
-    }
-    if let Some(base) = &inv.probe {
-        ollama::probe(base, &inv.model, Duration::from_secs(5))
-            .await
-            .map_err(|e| (0.0, 0, e.to_string()))?;
-    }
+    let masker = crate::mask::Masker::for_environment(&plan.env, &[]);
+    inv.make_ready(&masker, Duration::from_secs(5))
+        .await
+        .map_err(|e| (0.0, 0, e))?;
     let mut child_env = env.clone();
     child_env.extend(inv.env.clone());
     let cmd = process::Command {
@@ -287,7 +280,7 @@ async fn call_agent(
         grace: Duration::from_secs(5),
         limit: 256 * 1024,
         log: Some(dir.join("agent.log")),
-        masker: crate::mask::Masker::for_environment(&plan.env, &[]),
+        masker,
         watch: Some(crate::steps::aider::model_retry_watch(
             crate::steps::aider::MAX_MODEL_RETRIES,
         )),

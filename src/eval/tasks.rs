@@ -140,20 +140,11 @@ pub fn load_tasks(dir: &Path) -> Result<Vec<EvalTask>, String> {
 pub fn fresh_repo(from: &Path, to: &Path) -> Result<(), String> {
     let _ = std::fs::remove_dir_all(to);
     copy_dir(from, to).map_err(|e| format!("failed to copy {}: {e}", from.display()))?;
-    let repo = git2::Repository::init(to).map_err(|e| e.message().to_owned())?;
-    let mut index = repo.index().map_err(|e| e.message().to_owned())?;
-    index
-        .add_all(["*"], git2::IndexAddOption::DEFAULT, None)
-        .map_err(|e| e.message().to_owned())?;
-    index.write().map_err(|e| e.message().to_owned())?;
-    let tree = repo
-        .find_tree(index.write_tree().map_err(|e| e.message().to_owned())?)
-        .map_err(|e| e.message().to_owned())?;
-    let sig = git2::Signature::now("codingworker eval", "eval@codingworker.local")
-        .map_err(|e| e.message().to_owned())?;
-    repo.commit(Some("HEAD"), &sig, &sig, "sample task", &tree, &[])
-        .map_err(|e| e.message().to_owned())?;
-    Ok(())
+    git2::Repository::init(to).map_err(|e| e.message().to_owned())?;
+    crate::adapters::git::Workspace::new(to)
+        .commit_all("sample task")
+        .map(|_| ())
+        .map_err(|e| e.to_string())
 }
 
 fn copy_dir(from: &Path, to: &Path) -> std::io::Result<()> {

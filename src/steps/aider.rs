@@ -126,6 +126,30 @@ pub struct Where<'a> {
     pub program: &'a str,
 }
 
+impl Invocation {
+    /// Writes the files aider reads (the prompt, masked; model metadata and settings) and,
+    /// for an Ollama model, probes its endpoint: what must hold before aider starts.
+    pub async fn make_ready(
+        &self,
+        masker: &crate::mask::Masker,
+        probe_timeout: std::time::Duration,
+    ) -> Result<(), String> {
+        let mut writes = vec![(self.message_file.clone(), masker.mask(&self.message))];
+        writes.extend(self.metadata.clone());
+        writes.extend(self.settings.clone());
+        for (path, text) in writes {
+            std::fs::write(&path, text)
+                .map_err(|e| format!("failed to write {}: {e}", path.display()))?;
+        }
+        if let Some(base) = &self.probe {
+            ollama::probe(base, &self.model, probe_timeout)
+                .await
+                .map_err(|e| e.to_string())?;
+        }
+        Ok(())
+    }
+}
+
 /// Works out the invocation; `render(field)` renders a field of the step (`aider/model`).
 pub fn prepare(
     spec: &AiderSpec,
@@ -370,18 +394,8 @@ pub async fn run(s: &Services, call: &StepCall<'_>, spec: &AiderSpec) -> StepRes
     for note in &inv.notes {
         tracing::warn!(step = %call.step.id, "{note}");
     }
-    let mut writes = vec![(inv.message_file.clone(), s.masker.mask(&inv.message))];
-    writes.extend(inv.metadata.clone());
-    writes.extend(inv.settings.clone());
-    for (path, text) in writes {
-        if let Err(e) = std::fs::write(&path, text) {
-            return StepResult::failed(format!("failed to write {}: {e}", path.display()));
-        }
-    }
-    if let Some(base) = &inv.probe
-        && let Err(e) = ollama::probe(base, &inv.model, s.run.options.probe_timeout).await
-    {
-        return StepResult::failed(e.to_string());
+    if let Err(e) = inv.make_ready(&s.masker, s.run.options.probe_timeout).await {
+        return StepResult::failed(e);
     }
     let before = s.workspace.content_tree().ok();
     let mut env = call.env.clone();

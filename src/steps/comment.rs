@@ -16,7 +16,7 @@ pub struct CommentSpec {
 // ---------------------------------------------------------------------------------------
 // Running it
 
-use crate::adapters::github::GitHubError;
+use crate::adapters::github::{GitHubError, comment_once};
 use crate::engine::executor::{Services, StepCall};
 use crate::engine::state::{StepResult, StepStatus};
 use crate::steps::pr_open::{Bounded, bounded};
@@ -49,13 +49,6 @@ async fn comment(s: &Services, call: &StepCall<'_>) -> Result<StepResult, StepRe
         .map(|k| marker(k, &call.step.id.0));
     if let Some(m) = &marker {
         body = format!("{}\n\n{m}", body.trim_end());
-        if let Some(github) = &s.run.github {
-            let found = bounded(call, s, github.find_comment(repo, issue, m)).await;
-            if let Some(url) = settled(found, s, "failed to read the issue's comments")? {
-                let log = format!("already commented by an earlier delivery of this task: {url}\n");
-                return Ok(finish(s, call, log, None));
-            }
-        }
     }
     let (log, message) = match &s.run.github {
         None => {
@@ -69,9 +62,22 @@ async fn comment(s: &Services, call: &StepCall<'_>) -> Result<StepResult, StepRe
             )
         }
         Some(github) => {
-            let posted = bounded(call, s, github.comment(repo, issue, &body)).await;
-            let url = settled(posted, s, "failed to comment")?;
-            (format!("commented on {repo}#{issue}: {url}\n"), None)
+            let (url, now) = match &marker {
+                Some(m) => {
+                    let once = comment_once(github.as_ref(), repo, issue, &body, m);
+                    settled(bounded(call, s, once).await, s, "failed to comment")?
+                }
+                None => {
+                    let posted = bounded(call, s, github.comment(repo, issue, &body)).await;
+                    (settled(posted, s, "failed to comment")?, true)
+                }
+            };
+            let log = if now {
+                format!("commented on {repo}#{issue}: {url}\n")
+            } else {
+                format!("already commented by an earlier delivery of this task: {url}\n")
+            };
+            (log, None)
         }
     };
     Ok(finish(s, call, log, message))

@@ -13,12 +13,12 @@ use super::route;
 use super::state::{self, Phase, RunRecord, TaskState};
 use super::{Stats, Worker};
 use crate::adapters::git::Remote;
+use crate::adapters::github::comment_once;
 use crate::adapters::mirror::{self, Mirror};
 use crate::engine::executor::{Engine, RunInput};
 use crate::engine::report::{RunReport, RunStatus};
 use crate::engine::state::StepStatus;
 use crate::error::Error;
-use crate::mask::Masker;
 use crate::process::Supervision;
 use crate::source::SourceFile;
 use crate::steps::comment;
@@ -639,7 +639,7 @@ impl Worker {
             body.push_str(&format!("\n{}\n", s.trim_end()));
         }
         body.push_str(&format!("\n<sub>task {}</sub>\n\n{marker}", task.id));
-        let body = self.masker().mask(&body);
+        let body = self.masker.mask(&body);
         let repo = &task.repo.full_name;
         let Some(github) = &self.github else {
             println!(
@@ -648,19 +648,14 @@ impl Worker {
             );
             return Ok("(dry run: printed)".into());
         };
-        if let Some(url) = github
-            .find_comment(repo, task.issue.number, &marker)
-            .await
-            .map_err(|e| e.to_string())?
-        {
-            tracing::info!(comment = %url, "failure already reported by an earlier delivery");
-            return Ok(url);
-        }
-        let url = github
-            .comment(repo, task.issue.number, &body)
+        let (url, now) = comment_once(github.as_ref(), repo, task.issue.number, &body, &marker)
             .await
             .map_err(|e| e.to_string())?;
-        tracing::info!(comment = %url, "failure reported on the issue");
+        if now {
+            tracing::info!(comment = %url, "failure reported on the issue");
+        } else {
+            tracing::info!(comment = %url, "failure already reported by an earlier delivery");
+        }
         Ok(url)
     }
 
@@ -729,17 +724,9 @@ impl Worker {
             grace: Duration::from_secs(5),
             limit: 64 * 1024,
             log: None,
-            masker: self.masker(),
+            masker: self.masker.clone(),
             watch: None,
         }
-    }
-
-    /// Masks the worker's credentials (its token variable included, whatever its name).
-    fn masker(&self) -> Masker {
-        Masker::for_environment(
-            &self.env,
-            std::slice::from_ref(&self.settings.github.token_env),
-        )
     }
 
     fn save(&self, st: &mut TaskState) {

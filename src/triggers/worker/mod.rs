@@ -113,6 +113,8 @@ pub struct Worker {
     pub dirs: Dirs,
     pub store: state::Store,
     pub stats: Stats,
+    /// Masks the worker's credentials (its token variable included, whatever its name).
+    pub masker: crate::mask::Masker,
     /// Per-branch and per-mirror locks: one task on a run branch at a time, one change to a
     /// mirror (fetch, worktree, branch) at a time.
     locks: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
@@ -213,6 +215,10 @@ pub fn run(args: &WorkerArgs) -> Result<Outcome, Error> {
                 .map_err(Error::io(format!("failed to create {}", d.display())))?;
         }
         let _lock = lock_workdir(&workdir)?;
+        let masker = crate::mask::Masker::for_environment(
+            &env,
+            std::slice::from_ref(&settings.github.token_env),
+        );
         let worker = Arc::new(Worker {
             store: state::Store::new(&dirs.tasks),
             settings,
@@ -223,6 +229,7 @@ pub fn run(args: &WorkerArgs) -> Result<Outcome, Error> {
             options,
             dirs,
             stats: Stats::default(),
+            masker,
             locks: Mutex::default(),
             busy: Mutex::default(),
             stop_runs: CancellationToken::new(),
