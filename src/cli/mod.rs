@@ -5,6 +5,7 @@ mod eval;
 pub mod init;
 mod progress;
 mod run;
+pub mod runs;
 mod schema;
 mod validate;
 mod worker;
@@ -95,6 +96,9 @@ pub enum Command {
     /// Compare models on sample tasks with a playbook's agent step; answer Go, Fallback,
     /// Pivot or No-Go by the Phase 0 criteria. Writes eval.json and eval.md.
     Eval(eval::EvalArgs),
+    /// The run history: recent runs, one run's steps and logs, cancel, prune, per-model
+    /// stats.
+    Runs(runs::RunsArgs),
     /// Write a starter .codingworker.yml for the repository (detects cargo, go, npm, pytest).
     Init {
         /// The repository (default: the current directory).
@@ -131,6 +135,7 @@ fn run(cli: Cli) -> Result<Outcome, Error> {
         Command::Worker(args) => crate::triggers::worker::run(&args),
         Command::Doctor { config, format } => doctor::run(config, format),
         Command::Eval(args) => eval::run(&args),
+        Command::Runs(args) => runs::run(&args),
         Command::Route { config, issue } => worker::route(&config, &issue),
         Command::Enqueue {
             queue_url,

@@ -92,6 +92,12 @@ pub struct RunInput {
     /// The worker's idempotency key of the task: comments carry it in a hidden marker, so
     /// that a redelivered task does not comment twice. `None` for local runs.
     pub task_key: Option<String>,
+    /// Where the run is recorded as it goes (`None`: only `run.json`).
+    pub history: Option<Arc<crate::history::Store>>,
+    /// `local` or `worker`.
+    pub trigger: &'static str,
+    /// The SQS message of a worker's task.
+    pub message_id: Option<String>,
 }
 
 /// A run that could not start.
@@ -266,6 +272,8 @@ impl Engine {
             task_id: input.task.id.clone(),
             repo: input.task.repo.full_name.clone(),
             issue: input.task.issue.number,
+            issue_title: masker.mask(&input.task.issue.title),
+            trigger: Some(input.trigger.to_owned()),
             status: RunStatus::Running,
             branch: input.branch.clone(),
             workdir: input.checkout.display().to_string(),
@@ -338,6 +346,18 @@ impl Engine {
             }
         }
         self.save();
+        if let Some(h) = &self.s.run.history {
+            let meta = crate::history::RunMeta {
+                trigger: self.s.run.trigger.to_owned(),
+                task_key: self.s.run.task_key.clone(),
+                message_id: self.s.run.message_id.clone(),
+                issue_title: self.report.issue_title.clone(),
+                run_dir: self.s.run.run_dir.clone(),
+            };
+            if let Err(e) = h.run_started(&self.report, &meta) {
+                tracing::warn!(error = %e, "failed to record the run in the history");
+            }
+        }
         Ok(())
     }
 
@@ -403,6 +423,7 @@ impl Engine {
             step,
             scope,
             index,
+            self.seq,
             &stem,
             StepResult::skipped(message),
             Instant::now(),
@@ -419,8 +440,28 @@ impl Engine {
         };
         let started = Instant::now();
         tracing::info!(step = %step.id, kind = step.kind.name(), attempt = scope.attempt.as_ref().map(|a| a.info.number), "step started");
+        if let Some(h) = &self.s.run.history {
+            let logs = matches!(step.kind, StepKind::Shell(_) | StepKind::Aider(_));
+            let entry = StepReport {
+                id: step.id.0.clone(),
+                name: step.name.clone(),
+                kind: step.kind.name().to_owned(),
+                status: StepStatus::Skipped,
+                exit_code: None,
+                duration_ms: 0,
+                attempt: scope.attempt.as_ref().map(|a| a.info.clone()),
+                model: None,
+                message: None,
+                log: logs.then(|| format!("logs/{stem}.log")),
+            };
+            let now = jiff::Timestamp::now().to_string();
+            if let Err(e) = h.step_started(&self.s.run.run_id, self.seq, &entry, &now) {
+                tracing::warn!(error = %e, "failed to record the step in the history");
+            }
+        }
+        let seq = self.seq;
         let result = self.execute(step, pointer, scope, stem.clone()).await;
-        self.record(step, scope, index, &stem, result, started);
+        self.record(step, scope, index, seq, &stem, result, started);
     }
 
     async fn execute(
@@ -554,11 +595,13 @@ impl Engine {
         self.timed_out = true;
     }
 
+    #[allow(clippy::too_many_arguments)]
     fn record(
         &mut self,
         step: &Step,
         scope: &mut Scope,
         index: usize,
+        seq: usize,
         stem: &str,
         result: StepResult,
         started: Instant,
@@ -587,9 +630,15 @@ impl Engine {
             exit_code: result.exit_code,
             duration_ms,
             attempt: scope.attempt.as_ref().map(|a| a.info.clone()),
+            model: result.model.clone(),
             message,
             log: result.logged.then(|| format!("logs/{stem}.log")),
         };
+        if let Some(h) = &self.s.run.history
+            && let Err(e) = h.step_finished(&self.s.run.run_id, seq, &entry)
+        {
+            tracing::warn!(error = %e, "failed to record the step in the history");
+        }
         self.report
             .steps
             .insert(index.min(self.report.steps.len()), entry);
@@ -607,6 +656,11 @@ impl Engine {
         self.last_save = Some(std::time::Instant::now());
         if let Err(e) = self.report.write_json(&self.s.run.run_dir) {
             tracing::warn!(error = %e, dir = %self.s.run.run_dir.display(), "failed to write run.json");
+        }
+        if let Some(h) = &self.s.run.history
+            && let Err(e) = h.run_updated(&self.report)
+        {
+            tracing::warn!(error = %e, "failed to record the run in the history");
         }
     }
 

@@ -71,6 +71,8 @@ pub fn render(input: &PlanInput<'_>) -> Plan {
             task_id: input.task.id.clone(),
             repo: input.task.repo.full_name.clone(),
             issue: input.task.issue.number,
+            issue_title: String::new(),
+            trigger: None,
             status: RunStatus::Running,
             branch: input.branch.into(),
             workdir: WORKTREE.into(),
@@ -538,6 +540,7 @@ impl Planner<'_> {
                 exit_code: None,
                 duration_ms: 0,
                 attempt: attempt.map(|a| a.info.clone()),
+                model: None,
                 message: None,
                 log: None,
             },
@@ -623,7 +626,7 @@ fn placeholder(status: StepStatus, id: &str, attempt: Option<u32>) -> StepResult
 
 /// Text safe to print on a terminal: control characters (escape sequences above all) are
 /// shown escaped, tabs kept.
-fn printable(s: &str) -> String {
+pub(crate) fn printable(s: &str) -> String {
     s.chars()
         .map(|c| {
             if c.is_control() && c != '\t' {

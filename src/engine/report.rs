@@ -33,6 +33,12 @@ pub struct RunReport {
     pub repo: String,
     /// The issue number.
     pub issue: u64,
+    /// The issue's title (masked).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub issue_title: String,
+    /// What started the run: `local` (`codingworker run`) or `worker`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub trigger: Option<String>,
     pub status: RunStatus,
     /// The run branch.
     pub branch: String,
@@ -87,6 +93,9 @@ pub struct StepReport {
     /// Inside a retry: the attempt's number and keys (e.g. `model`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub attempt: Option<AttemptInfo>,
+    /// The model an `aider` step used.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub model: Option<String>,
     /// Why the step failed, timed out or was skipped, in a sentence.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub message: Option<String>,

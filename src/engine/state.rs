@@ -56,6 +56,8 @@ pub struct StepResult {
     pub pr: Option<PrRef>,
     /// Whether a log file was written.
     pub logged: bool,
+    /// The model an `aider` step used.
+    pub model: Option<String>,
 }
 
 impl StepResult {
@@ -70,6 +72,7 @@ impl StepResult {
             outputs: BTreeMap::new(),
             pr: None,
             logged: false,
+            model: None,
         }
     }
 
@@ -108,6 +111,7 @@ impl StepResult {
             outputs: BTreeMap::new(),
             pr: None,
             logged: true,
+            model: None,
         }
     }
 

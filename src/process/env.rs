@@ -20,7 +20,10 @@ pub fn passthrough(parent: &BTreeMap<String, String>) -> BTreeMap<String, String
 /// Whether a variable is one of the worker's own credentials, which never reach a child
 /// process, even when a playbook lists it as a secret (product spec §7).
 pub fn is_worker_credential(name: &str) -> bool {
-    matches!(name, "GITHUB_TOKEN" | "GH_TOKEN") || name.starts_with("AWS_")
+    matches!(
+        name,
+        "GITHUB_TOKEN" | "GH_TOKEN" | "CODINGWORKER_STATUS_TOKEN"
+    ) || name.starts_with("AWS_")
 }
 
 /// Makes this process's memory and `/proc/<pid>/environ` unreadable to other processes of

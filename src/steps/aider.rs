@@ -391,11 +391,15 @@ pub async fn run(s: &Services, call: &StepCall<'_>, spec: &AiderSpec) -> StepRes
         Ok(inv) => inv,
         Err(e) => return StepResult::failed(e),
     };
+    let failed = |e: String| StepResult {
+        model: Some(inv.model.clone()),
+        ..StepResult::failed(e)
+    };
     for note in &inv.notes {
         tracing::warn!(step = %call.step.id, "{note}");
     }
     if let Err(e) = inv.make_ready(&s.masker, s.run.options.probe_timeout).await {
-        return StepResult::failed(e);
+        return failed(e);
     }
     let before = s.workspace.content_tree().ok();
     let mut env = call.env.clone();
@@ -412,6 +416,7 @@ pub async fn run(s: &Services, call: &StepCall<'_>, spec: &AiderSpec) -> StepRes
         Some(watch),
     )
     .await;
+    result.model = Some(inv.model.clone());
     // Judged by content: empty files created for named files, or changes that were there
     // before and that aider merely committed, are not work.
     result.changed = match before {

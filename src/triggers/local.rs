@@ -259,6 +259,16 @@ pub fn run(opts: &LocalRun) -> Result<Outcome, Error> {
     };
 
     let cancel = CancellationToken::new();
+    // The history is a convenience: a run goes on without it.
+    let history = match crate::history::Store::open(&workdir) {
+        Ok(h) => Some(Arc::new(h)),
+        Err(e) => {
+            tracing::warn!(error = %e, "the run is not recorded in the history");
+            None
+        }
+    };
+    let cancels = Arc::new(crate::history::Cancels::default());
+    let registration = cancels.register(&run_id, cancel.clone());
     let input = RunInput {
         playbook: prepared.playbook,
         playbook_path: opts.playbook.display().to_string(),
@@ -276,6 +286,9 @@ pub fn run(opts: &LocalRun) -> Result<Outcome, Error> {
         budget: None,
         credentials: Vec::new(),
         task_key: None,
+        history: history.clone(),
+        trigger: "local",
+        message_id: None,
     };
     let mut engine = Engine::new(input).map_err(|e| Error::Setup(e.to_string()))?;
     source
@@ -287,8 +300,12 @@ pub fn run(opts: &LocalRun) -> Result<Outcome, Error> {
     }
     let report = runtime.block_on(async move {
         tokio::spawn(stop_on_signals(cancel));
+        if let Some(h) = history {
+            tokio::spawn(crate::history::watch_requests(h, cancels, CANCEL_POLL));
+        }
         engine.run().await
     });
+    drop(registration);
     print_result(&report, &source.root, &run_dir);
     Ok(if report.status == RunStatus::Success {
         Outcome::Success
@@ -296,6 +313,9 @@ pub fn run(opts: &LocalRun) -> Result<Outcome, Error> {
         Outcome::Failed
     })
 }
+
+/// How often a run looks for a cancel request (`codingworker runs cancel`).
+pub const CANCEL_POLL: std::time::Duration = std::time::Duration::from_millis(500);
 
 /// SIGINT (Ctrl-C) or SIGTERM (a service manager stopping us) cancels the run: the current
 /// step's processes are stopped, the rest are marked cancelled and the report is written.

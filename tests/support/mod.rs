@@ -15,6 +15,7 @@ use serde_json::Value;
 
 pub mod fake_github;
 pub mod fake_llm;
+pub mod http;
 pub mod sqs;
 pub mod worker_setup;
 
@@ -361,6 +362,10 @@ pub fn redactions(extra: &[(&str, &str)]) -> insta::Settings {
         ),
         (
             r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z".to_owned(),
+            "[TIME]".to_owned(),
+        ),
+        (
+            r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\dZ".to_owned(),
             "[TIME]".to_owned(),
         ),
         (r"\b\d+(\.\d+)?(ms|s)\b".to_owned(), "[DUR]".to_owned()),

@@ -361,6 +361,7 @@ impl Worker {
         let run_id = new_run_id(task.issue.number);
         let checkout = self.dirs.worktrees.join(&run_id);
         let run_dir = self.dirs.runs.join(&run_id);
+        let cancel = self.stop_runs.child_token();
         let input = RunInput {
             playbook: chosen.prepared.playbook.clone(),
             playbook_path: chosen.name.clone(),
@@ -374,11 +375,18 @@ impl Worker {
             github: self.github.clone(),
             push: self.github.is_some().then(|| at.remote.clone()),
             options: self.options.clone(),
-            cancel: self.stop_runs.child_token(),
+            cancel: cancel.clone(),
             budget: Some(budget),
-            credentials: vec![self.settings.github.token_env.clone()],
+            credentials: vec![
+                self.settings.github.token_env.clone(),
+                "CODINGWORKER_STATUS_TOKEN".to_owned(),
+            ],
             task_key: Some(st.key.clone()),
+            history: self.history.clone(),
+            trigger: "worker",
+            message_id: Some(msg.message_id.clone()),
         };
+        let registration = self.cancels.register(&run_id, cancel);
         let mut engine = match Engine::new(input) {
             Ok(e) => e,
             Err(e) => return self.permanent(task, Some(st), e.to_string()).await,
@@ -442,6 +450,19 @@ impl Worker {
         }
         tracing::info!(run = %run_id, status = report.status.as_str(), report = %run_dir.join("run.json").display(), "run ended");
 
+        if report.status == RunStatus::Cancelled && registration.requested() {
+            // Stopped on request (`runs cancel`, the status page): a final result.
+            let why =
+                "The run was cancelled on request (`codingworker runs cancel` or the status page)."
+                    .to_owned();
+            st.outcome = Some(report.status.as_str().to_owned());
+            st.phase = Phase::Finished;
+            st.failure = Some(why.clone());
+            self.save(st);
+            let summary = std::fs::read_to_string(run_dir.join("summary.md")).ok();
+            return self.report_and_finish(msg, task, st, why, summary).await;
+        }
+        drop(registration);
         if report.status == RunStatus::Cancelled {
             // Stopped by a shutdown: the run did not end, the next delivery runs it again.
             if msg.receive_count >= self.settings.max_receives {

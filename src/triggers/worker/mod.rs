@@ -43,6 +43,13 @@ pub struct WorkerArgs {
     /// Exit when a receive finds the queue empty (after the tasks in flight end).
     #[arg(long)]
     pub once: bool,
+    /// Serve the status page and its API on this address (e.g. 127.0.0.1:8787; port 0
+    /// picks a free one). Off by default; an address that is not loopback needs a token.
+    #[arg(long)]
+    pub status_addr: Option<std::net::SocketAddr>,
+    /// The token the status page asks for (at least 16 characters); required off loopback.
+    #[arg(long, env = "CODINGWORKER_STATUS_TOKEN", hide_env_values = true)]
+    pub status_token: Option<String>,
 }
 
 /// Counters of what the worker did, logged with the events they count.
@@ -122,6 +129,10 @@ pub struct Worker {
     busy: Mutex<HashMap<PathBuf, usize>>,
     /// Cancels the runs in flight (after the shutdown grace, or a second signal).
     pub stop_runs: CancellationToken,
+    /// The run history (`None` when it cannot be opened: runs go on without it).
+    pub history: Option<Arc<crate::history::Store>>,
+    /// The runs in progress, to cancel one on request.
+    pub cancels: Arc<crate::history::Cancels>,
 }
 
 impl Worker {
@@ -176,6 +187,10 @@ pub fn run(args: &WorkerArgs) -> Result<Outcome, Error> {
         settings.workdir.display()
     )))?;
     let dirs = Dirs::under(&workdir);
+    let status_token = args.status_token.clone().filter(|t| !t.is_empty());
+    if let Some(addr) = &args.status_addr {
+        crate::status::check_addr(addr, status_token.as_deref()).map_err(Error::Setup)?;
+    }
 
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
@@ -193,6 +208,7 @@ pub fn run(args: &WorkerArgs) -> Result<Outcome, Error> {
     };
     let options = EngineOptions::from_env(&env);
     let once = args.once;
+    let status_addr = args.status_addr;
     runtime.block_on(async move {
         let queue = Queue::connect(&queue_url).await;
         let info = queue.info().await.map_err(|e| {
@@ -217,8 +233,18 @@ pub fn run(args: &WorkerArgs) -> Result<Outcome, Error> {
         let _lock = lock_workdir(&workdir)?;
         let masker = crate::mask::Masker::for_environment(
             &env,
-            std::slice::from_ref(&settings.github.token_env),
+            &[
+                settings.github.token_env.clone(),
+                "CODINGWORKER_STATUS_TOKEN".to_owned(),
+            ],
         );
+        let history = match crate::history::Store::open(&workdir) {
+            Ok(h) => Some(Arc::new(h)),
+            Err(e) => {
+                tracing::error!(error = %e, "runs are not recorded in the history");
+                None
+            }
+        };
         let worker = Arc::new(Worker {
             store: state::Store::new(&dirs.tasks),
             settings,
@@ -233,7 +259,40 @@ pub fn run(args: &WorkerArgs) -> Result<Outcome, Error> {
             locks: Mutex::default(),
             busy: Mutex::default(),
             stop_runs: CancellationToken::new(),
+            history,
+            cancels: Arc::default(),
         });
+        if let Some(h) = &worker.history {
+            tokio::spawn(crate::history::watch_requests(
+                h.clone(),
+                worker.cancels.clone(),
+                crate::triggers::local::CANCEL_POLL,
+            ));
+        }
+        if let Some(addr) = status_addr {
+            let Some(history) = worker.history.clone() else {
+                return Err(Error::Setup(
+                    "the status page needs the run history, which could not be opened (see above)".into(),
+                ));
+            };
+            let listener = crate::status::bind(addr).await.map_err(Error::Setup)?;
+            let local = listener.local_addr().map_err(Error::io("failed to read the status page's address"))?;
+            tracing::info!(url = %format!("http://{local}/"), "status page");
+            let sources = crate::status::Sources {
+                history,
+                cancels: worker.cancels.clone(),
+                queue: worker.queue.clone(),
+                worker: crate::status::WorkerInfo {
+                    version: env!("CARGO_PKG_VERSION"),
+                    pid: std::process::id(),
+                    started_at: jiff::Timestamp::now().to_string(),
+                    queue_url: worker.queue.url.clone(),
+                    concurrency: worker.settings.concurrency,
+                },
+                token: status_token,
+            };
+            tokio::spawn(crate::status::serve(listener, sources));
+        }
         worker.clean_leftovers();
         let shutdown = CancellationToken::new();
         tokio::spawn(on_signals(shutdown.clone(), worker.stop_runs.clone()));

@@ -46,6 +46,8 @@ pub struct QueueInfo {
     pub in_flight: u64,
     /// `maxReceiveCount` of the redrive policy, if the queue has one.
     pub max_receive_count: Option<u32>,
+    /// `deadLetterTargetArn` of the redrive policy.
+    pub dead_letter_arn: Option<String>,
 }
 
 /// One queue.
@@ -125,9 +127,14 @@ impl Queue {
         };
         // `{"deadLetterTargetArn": "...", "maxReceiveCount": 3}`; AWS writes the count as a
         // string, moto as a number.
-        let max_receive_count = attrs
+        let policy = attrs
             .and_then(|a| a.get(&QueueAttributeName::RedrivePolicy))
-            .and_then(|p| serde_json::from_str::<serde_json::Value>(p).ok())
+            .and_then(|p| serde_json::from_str::<serde_json::Value>(p).ok());
+        let dead_letter_arn = policy
+            .as_ref()
+            .and_then(|p| p["deadLetterTargetArn"].as_str())
+            .map(String::from);
+        let max_receive_count = policy
             .and_then(|p| match &p["maxReceiveCount"] {
                 serde_json::Value::Number(n) => n.as_u64(),
                 serde_json::Value::String(s) => s.parse().ok(),
@@ -138,7 +145,40 @@ impl Queue {
             visible: number(&QueueAttributeName::ApproximateNumberOfMessages),
             in_flight: number(&QueueAttributeName::ApproximateNumberOfMessagesNotVisible),
             max_receive_count,
+            dead_letter_arn,
         })
+    }
+
+    /// How many messages wait in the queue named by an ARN (the dead-letter queue).
+    pub async fn depth_of(&self, arn: &str) -> Result<u64, QueueError> {
+        // arn:aws:sqs:REGION:ACCOUNT:NAME
+        let parts: Vec<&str> = arn.split(':').collect();
+        let [_, _, "sqs", _, account, name] = parts[..] else {
+            return Err(QueueError(format!("{arn} is not the ARN of an SQS queue")));
+        };
+        let url = self
+            .client
+            .get_queue_url()
+            .queue_name(name)
+            .queue_owner_aws_account_id(account)
+            .send()
+            .await
+            .map_err(err("finding the dead-letter queue"))?
+            .queue_url
+            .unwrap_or_default();
+        let out = self
+            .client
+            .get_queue_attributes()
+            .queue_url(url)
+            .attribute_names(QueueAttributeName::ApproximateNumberOfMessages)
+            .send()
+            .await
+            .map_err(err("reading the dead-letter queue's attributes"))?;
+        Ok(out
+            .attributes()
+            .and_then(|a| a.get(&QueueAttributeName::ApproximateNumberOfMessages))
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(0))
     }
 
     /// Whether the credentials may change visibility and delete messages, learnt without
