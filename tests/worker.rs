@@ -226,6 +226,21 @@ steps:
         0,
         "the killed run's worktree is cleaned up too"
     );
+    // The history says what happened to each run: the restarted worker settled the killed
+    // run's row, and the second run's PR is recorded.
+    let history: crate::support::Ran = crate::support::cw()
+        .args(["runs", "--format", "json", "--config"])
+        .arg(&s.config)
+        .env("HOME", s.sb.home())
+        .output()
+        .unwrap()
+        .into();
+    let rows: Vec<Value> = serde_json::from_str(&history.stdout).unwrap();
+    let statuses: Vec<&str> = rows.iter().map(|r| r["status"].as_str().unwrap()).collect();
+    assert_eq!(statuses, ["success", "interrupted"], "{}", history.stdout);
+    assert!(rows[0]["pr_url"].as_str().is_some());
+    assert_eq!(rows[0]["trigger"], "worker");
+    assert!(rows[0]["message_id"].as_str().is_some());
 }
 
 #[test]

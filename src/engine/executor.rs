@@ -395,11 +395,17 @@ impl Engine {
 
     /// The template context for a step in `scope`.
     pub(crate) fn ctx(&self, scope: &Scope) -> Value {
+        // The steps table grows with the run: build it only when a template reads it.
+        let summary = if self.reads_changed.summary {
+            self.report.steps_table()
+        } else {
+            String::new()
+        };
         let run = run_value(
             &self.s.run.run_id,
             &self.s.run.branch,
             &self.s.run.checkout.display().to_string(),
-            &self.report.steps_table(),
+            &summary,
         );
         self.s.base.with(
             run,
@@ -697,22 +703,32 @@ fn find_program(name: &str, path: Option<&str>) -> String {
         .map_or_else(|| name.to_owned(), |p| p.display().to_string())
 }
 
-/// Which steps' `changed` output some template reads.
+/// What of the run's state templates read that costs something to provide: which steps'
+/// `changed` output, and whether `run.summary`.
 struct ReadsChanged {
     /// A template reads `steps` in a way we cannot follow (`steps[name]`, the whole map).
     all: bool,
     ids: std::collections::HashSet<String>,
+    /// Some template reads `run.summary` (or `run` in a way we cannot follow).
+    summary: bool,
 }
 
 impl ReadsChanged {
     fn of(playbook: &Playbook, templates: &Templates) -> Self {
         let mut all = false;
+        let mut summary = false;
         let mut ids = std::collections::HashSet::new();
         for site in crate::template::sites::collect(playbook) {
             if site.source.contains("steps[") {
                 all = true;
             }
+            if site.source.contains("run[") {
+                summary = true;
+            }
             for name in templates.names_read(&site) {
+                if name == "run" || name == "run.summary" {
+                    summary = true;
+                }
                 let mut parts = name.split('.');
                 if parts.next() != Some("steps") {
                     continue;
@@ -726,7 +742,7 @@ impl ReadsChanged {
                 }
             }
         }
-        Self { all, ids }
+        Self { all, ids, summary }
     }
 
     fn reads(&self, id: &str) -> bool {

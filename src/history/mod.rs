@@ -267,7 +267,7 @@ impl Store {
             .as_ref()
             .map(|a| serde_json::to_string(&a.keys).unwrap_or_else(|_| "{}".into()));
         self.with(|c| {
-            c.execute(
+            c.prepare_cached(
                 "INSERT INTO steps (run_id, seq, id, name, kind, status, exit_code, started_at,
                     duration_ms, attempt, attempt_keys, model, message, log)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)
@@ -275,23 +275,23 @@ impl Store {
                     exit_code = excluded.exit_code, duration_ms = excluded.duration_ms,
                     model = coalesce(excluded.model, steps.model), message = excluded.message,
                     log = excluded.log, attempt_keys = excluded.attempt_keys",
-                params![
-                    run,
-                    int(seq as u64),
-                    step.id,
-                    step.name,
-                    step.kind,
-                    status,
-                    step.exit_code,
-                    started_at,
-                    int(step.duration_ms),
-                    step.attempt.as_ref().map(|a| a.number),
-                    keys,
-                    step.model,
-                    step.message,
-                    step.log,
-                ],
-            )
+            )?
+            .execute(params![
+                run,
+                int(seq as u64),
+                step.id,
+                step.name,
+                step.kind,
+                status,
+                step.exit_code,
+                started_at,
+                int(step.duration_ms),
+                step.attempt.as_ref().map(|a| a.number),
+                keys,
+                step.model,
+                step.message,
+                step.log,
+            ])
             .map(|_| ())
         })
     }
@@ -299,19 +299,19 @@ impl Store {
     /// The run's status, duration and pull request as the report has them now.
     pub fn run_updated(&self, report: &RunReport) -> Result<(), HistoryError> {
         self.with(|c| {
-            c.execute(
+            c.prepare_cached(
                 "UPDATE runs SET status = ?2, finished_at = ?3, duration_ms = ?4,
                     pr_url = coalesce(?5, pr_url), pr_number = coalesce(?6, pr_number)
                  WHERE id = ?1",
-                params![
-                    report.id,
-                    report.status.as_str(),
-                    report.finished_at,
-                    int(report.duration_ms),
-                    report.pr.as_ref().map(|p| p.url.clone()),
-                    report.pr.as_ref().map(|p| int(p.number)),
-                ],
-            )
+            )?
+            .execute(params![
+                report.id,
+                report.status.as_str(),
+                report.finished_at,
+                int(report.duration_ms),
+                report.pr.as_ref().map(|p| p.url.clone()),
+                report.pr.as_ref().map(|p| int(p.number)),
+            ])
             .map(|_| ())
         })
     }
@@ -424,6 +424,24 @@ impl Store {
             )
             .map(|_| ())
         })
+    }
+
+    /// Marks the runs left `running` by processes that are gone as `interrupted`; returns
+    /// how many.
+    pub fn settle_dead_runs(&self) -> Result<usize, HistoryError> {
+        let running: Vec<(String, Option<i64>)> = self.with(|c| {
+            let mut stmt = c.prepare("SELECT id, pid FROM runs WHERE status = 'running'")?;
+            let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?;
+            rows.collect()
+        })?;
+        let mut settled = 0;
+        for (id, pid) in running {
+            if !pid.is_some_and(pid_alive) {
+                self.mark_interrupted(&id)?;
+                settled += 1;
+            }
+        }
+        Ok(settled)
     }
 
     /// Forgets a run (its files are the caller's business).

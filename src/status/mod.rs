@@ -27,8 +27,8 @@ use serde::{Deserialize, Serialize};
 use crate::history::{Cancels, Filter, Lookup, RunDetail, Store, model_stats};
 use crate::triggers::worker::queue::Queue;
 
-/// How long the queue's depth is reused before SQS is asked again (a page open all day
-/// costs 2 or 3 requests a minute, not 30).
+/// How long the queue's depth is reused before SQS is asked again: a page left open costs
+/// at most 6 requests a minute (3 per refresh), not one per poll.
 const QUEUE_REFRESH: Duration = Duration::from_secs(30);
 
 /// How often a live log is read for new output.

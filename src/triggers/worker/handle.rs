@@ -778,7 +778,31 @@ impl Worker {
         }
         let month = Duration::from_secs(30 * 24 * 3600);
         let pruned = self.store.prune(month);
-        let runs = prune_old_dirs(&self.dirs.runs, month);
+        let removed = std::cell::RefCell::new(Vec::new());
+        let runs = state::remove_older_than(&self.dirs.runs, month, |p| {
+            let gone = std::fs::remove_dir_all(p).is_ok();
+            if gone && let Some(name) = p.file_name() {
+                removed
+                    .borrow_mut()
+                    .push(name.to_string_lossy().into_owned());
+            }
+            gone
+        });
+        if let Some(h) = &self.history {
+            for id in removed.into_inner() {
+                if let Err(e) = h.delete(&id) {
+                    tracing::warn!(run = %id, error = %e, "failed to remove a pruned run from the history");
+                }
+            }
+            match h.settle_dead_runs() {
+                Ok(0) => {}
+                Ok(n) => tracing::info!(
+                    runs = n,
+                    "runs left running by a process that is gone are marked interrupted"
+                ),
+                Err(e) => tracing::warn!(error = %e, "failed to settle runs left running"),
+            }
+        }
         if pruned + runs > 0 {
             tracing::info!(
                 task_states = pruned,
@@ -806,10 +830,6 @@ fn release_now(why: &'static str) -> Disposition {
 }
 
 /// Removes the directories under `dir` last modified more than `age` ago.
-fn prune_old_dirs(dir: &std::path::Path, age: Duration) -> usize {
-    state::remove_older_than(dir, age, |p| std::fs::remove_dir_all(p).is_ok())
-}
-
 fn new_state(key: &str, task: &Task, chosen: &Chosen) -> TaskState {
     TaskState {
         key: key.to_owned(),

@@ -158,7 +158,11 @@ impl Worker {
 
 /// `codingworker worker`.
 pub fn run(args: &WorkerArgs) -> Result<Outcome, Error> {
-    let env = child_env::current();
+    let mut env = child_env::current();
+    // A token given on the command line is masked like one from the environment.
+    if let Some(t) = args.status_token.as_ref().filter(|t| !t.is_empty()) {
+        env.insert("CODINGWORKER_STATUS_TOKEN".into(), t.clone());
+    }
     let settings = config::load(&args.config, &env)?;
     let queue_url = settings.queue_url.clone().ok_or_else(|| {
         Error::Setup(format!(

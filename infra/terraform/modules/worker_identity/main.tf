@@ -44,8 +44,10 @@ data "aws_iam_policy_document" "worker" {
     content {
       sid    = "InspectDeadLetters"
       effect = "Allow"
+      # GetQueueUrl: the status page finds the dead-letter queue by its ARN to show its depth.
       actions = [
         "sqs:GetQueueAttributes",
+        "sqs:GetQueueUrl",
         "sqs:ListMessageMoveTasks",
         "sqs:ReceiveMessage",
       ]

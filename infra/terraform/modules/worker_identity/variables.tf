@@ -30,7 +30,7 @@ variable "dlq_arn" {
 }
 
 variable "allow_dlq_read" {
-  description = "Let the worker identity inspect the dead-letter queue: GetQueueAttributes, ReceiveMessage (peek with --visibility-timeout 0) and ListMessageMoveTasks. Nothing can be deleted or moved with it."
+  description = "Let the worker identity inspect the dead-letter queue: GetQueueAttributes, GetQueueUrl (the status page shows its depth), ReceiveMessage (peek with --visibility-timeout 0) and ListMessageMoveTasks. Nothing can be deleted or moved with it."
   type        = bool
   default     = true
 }
