@@ -54,7 +54,7 @@ def fmt(r):
     return f"{r['median']:.2f} ms ({r['min']:.2f}–{r['max']:.2f})"
 
 
-def repo_with(path, commits=1):
+def repo_with(path, commits=1, files=200):
     path.mkdir(parents=True)
     git(path, "init", "-q", "-b", "main")
     if commits <= 1:
@@ -71,7 +71,7 @@ def repo_with(path, commits=1):
         if i:
             stream.append(f"from :{i}\n")
         data = content.encode()
-        stream.append(f"M 644 inline src/file{i % 200}.txt\ndata {len(data)}\n{content}\n")
+        stream.append(f"M 644 inline src/file{i % files}.txt\ndata {len(data)}\n{content}\n")
     subprocess.run(["git", "fast-import", "--quiet"], cwd=path, input="".join(stream), text=True, check=True)
     git(path, "reset", "-q", "--hard", "main")
 
@@ -220,6 +220,20 @@ def rss_kib(pid):
     return int(out) if out else 0
 
 
+def rss_parts_kib(pid):
+    """Resident memory split into anonymous (heap, stacks: the process's own) and file-backed
+    (the binary's and libraries' code, shared and reclaimable), from /proc (Linux only)."""
+    parts = {}
+    try:
+        for line in open(f"/proc/{pid}/status"):
+            key = line.split(":")[0]
+            if key in ("RssAnon", "RssFile", "RssShmem"):
+                parts[key] = int(line.split()[1])
+    except OSError:
+        pass
+    return parts
+
+
 def bench_idle(bin, tmp, moto, seconds):
     q = moto.queue("idle")
     cfg = worker_config(tmp, "idle", q)
@@ -227,20 +241,25 @@ def bench_idle(bin, tmp, moto, seconds):
     before = moto.requests()
     p = subprocess.Popen([bin, "worker", "--config", str(cfg)], env=worker_env(moto, tmp),
                          stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    rss = []
+    rss, anon, files = [], [], []
     start = time.time()
     while time.time() - start < seconds:
         time.sleep(min(5, seconds / 10))
         kib = rss_kib(p.pid)
         if kib:
             rss.append(kib)
+        parts = rss_parts_kib(p.pid)
+        if "RssAnon" in parts:
+            anon.append(parts["RssAnon"])
+            files.append(parts.get("RssFile", 0))
     p.terminate()
     p.wait()
     requests = moto.requests() - before
     # One GetQueueAttributes at start; the rest are long polls.
     per_minute = max(requests - 1, 0) / (seconds / 60)
     return {"seconds": seconds, "requests": requests, "per_minute": per_minute,
-            "per_month": per_minute * 60 * 24 * 30, "rss_max_mib": max(rss) / 1024, "rss_median_mib": statistics.median(rss) / 1024}
+            "per_month": per_minute * 60 * 24 * 30, "rss_max_mib": max(rss) / 1024, "rss_median_mib": statistics.median(rss) / 1024,
+            "anon_max_mib": max(anon) / 1024 if anon else None, "file_max_mib": max(files) / 1024 if files else None}
 
 
 def run_until_empty(bin, cfg, moto, tmp):
@@ -284,24 +303,30 @@ def bench_throughput(bin, tmp, moto, tasks):
     return {"tasks": tasks, "by_concurrency": results}
 
 
+# Files of the generated repository of the workspace benchmark.
+WORKSPACE_FILES = 200
+
+
 def bench_workspace(bin, tmp, moto, commits):
     remote_src = tmp / "ws-src"
-    repo_with(remote_src, commits)
+    repo_with(remote_src, commits, WORKSPACE_FILES)
     remote = tmp / "ws-remote.git"
     git(tmp, "clone", "-q", "--bare", str(remote_src), str(remote))
     q = moto.queue("ws")
     cfg = worker_config(tmp, "ws", q, extra="poll_wait: 1s\n")
-    times = []
+    times, fetches = [], []
     for n in (1, 2, 3):
         moto.sqs.send_message(QueueUrl=q, MessageBody=task_file(tmp, remote, 2000 + n).read_text())
         _, err, _ = run_until_empty(bin, cfg, moto, tmp)
         # From "routed" (fetch done, playbook chosen) back to "received", plus the worktree
         # and run: the time from receipt to "run ended".
         events = [json.loads(l) for l in err.splitlines() if l.startswith("{")]
-        t = {e["message"]: e["timestamp"] for e in events if e.get("message") in ("received", "run started")}
+        t = {e["message"]: e["timestamp"] for e in events if e.get("message") in ("received", "routed", "run started")}
         from datetime import datetime
         parse = lambda s: datetime.fromisoformat(s.replace("Z", "+00:00"))
-        times.append((parse(t["run started"]) - parse(t["received"])).total_seconds() * 1000)
+        ms = lambda a, b: (parse(t[b]) - parse(t[a])).total_seconds() * 1000
+        times.append(ms("received", "run started"))
+        fetches.append(ms("received", "routed"))
     clone = []
     for i in range(5):
         d = tmp / f"clone{i}"
@@ -311,6 +336,7 @@ def bench_workspace(bin, tmp, moto, commits):
         shutil.rmtree(d)
     first, later = times[0], statistics.median(times[1:])
     return {"commits": commits, "first_task_ms": first, "later_task_ms": later,
+            "later_fetch_ms": statistics.median(fetches[1:]), "files": WORKSPACE_FILES,
             "fresh_clone_ms": statistics.median(clone), "ratio": later / statistics.median(clone)}
 
 
@@ -344,26 +370,46 @@ def mark(ok):
 
 GAPS = """## Where a target is not met, and the plan
 
-- **Per-step overhead (ratio about 1.6 against 1.3).** A shell step costs about 0.35 ms more
-  than bash's `sh -c`. What is left per step: each step opens its log file, two reader
-  tasks drain its pipes, and the step's result is rendered into the report. run.json used
-  to be rewritten after every step (quadratic for long playbooks); it is now rewritten at
-  most every 200 ms (design decision 43; landed after the run above, a single check gave a
-  ratio of 1.51 on this noisy machine). Plan: open the log on the first byte of output and
-  read both pipes from one task; then measure again. (Shell steps already skip the two git status
-  scans unless a template reads `changed`, design decision 28.)
-- **Idle memory (about 21 MiB against 15).** Half of a Python boto3 worker's 44 MiB, but
-  above the target. What the idle worker holds: a two-thread tokio runtime, the AWS SDK's
-  client and connection pool with TLS (aws-lc), and the GitHub client. Plan: a
-  current-thread runtime when `concurrency` is 1, the GitHub client built on the first task
-  rather than at start, the SDK's idle connection pool capped; measure each with the idle
-  benchmark.
-- **Workspace preparation (about 26% of a clone against 10%).** The later task's time is
-  almost all fixed cost (reading the playbook, the worktree checkout, the run directory),
-  about 50 ms, while this generated repository clones in about 0.2 s. The ratio shrinks as
-  repositories grow; the plan is to add a large generated repository (tens of thousands of
-  commits, ~100 MB) to the benchmark and to report the fixed cost and the fetch apart.
+- **Per-step overhead (ratio 1.38 against 1.3; it was 1.56).** Since the last run: run.json
+  is rewritten at most every 200 ms (design decision 43), `run.summary` is built only when a
+  template reads it (it was rebuilt for every step: quadratic, decision 51), and the run
+  history's SQL statements are prepared once. The history adds two small SQLite
+  transactions per step (step started, step finished; WAL, no fsync). A profile of the
+  100-step run puts codingworker's own code under 2% of the samples; what is left per step
+  is kernel work bash does not do: creating the step's log file, two pipes and a pidfd,
+  and the WAL writes. Plan: create the log file on the step's first byte of output (a step
+  that prints nothing gets no file; its command is in run.json), and write a step's
+  finished row and the next step's started row in one transaction.
+- **Idle memory (RSS 21.5 MiB against 15).** The worker's own memory, its anonymous pages
+  (heap, stacks), is 2.9 MiB; the other 18.6 MiB are the binary's code mapped from the page
+  cache: clean pages shared with the file, the first the kernel drops under memory pressure
+  (macOS's Activity Monitor shows the footprint, which leaves them out). Linking with fat
+  LTO (decision 52) made the binary 41 → 28 MB and took 3 MiB off this RSS. The Python
+  boto3 worker's 44 MiB is mostly its own heap. Plan: touch less code at start (the
+  GitHub client built on the first task instead of at start, the AWS SDK's config chain
+  reduced to what the worker uses) and measure RSS again; the target holds today for the
+  memory the worker owns.
+- **Workspace preparation (19% of a clone against 10%; it was 26%).** Of the later task's
+  44 ms, 12 ms are the fetch into the mirror and routing; the rest is the worktree
+  checkout and the run's start. The checkout is the same work a clone ends with, and it
+  dominates on bigger trees: with 1,000 files instead of 200 (same 3,000 commits) a later
+  task took 415 ms against a 1,065 ms clone (39%), and git's own `git worktree add` of that
+  tree took 0.66 s here, nearly all of it system time creating files. Plan: keep a parked
+  worktree per repository between tasks and move it to the new commit (`git reset --hard`,
+  `git clean -ffdx`), so that a later task writes only the files that changed. What it
+  costs: isolation between runs then rests on `clean -ffdx`; concurrent tasks of one
+  repository need a small pool; "no worktree left after a run" becomes "at most N parked
+  per repository".
+- **Throughput fell (22 tasks/s at concurrency 1, was 28.5).** Part of it is this run's
+  machine (bash's 100 steps took 95 ms against 84 ms in the last run); part is the run
+  history's writes, about five small transactions per no-op task. Memory stays flat.
 """
+
+
+def idle_split(idle):
+    if idle.get("anon_max_mib") is None:
+        return ""
+    return f" (anonymous {idle['anon_max_mib']:.1f} MiB, file-backed code {idle['file_max_mib']:.1f} MiB)"
 
 
 def report(res, smoke, args):
@@ -386,8 +432,8 @@ def report(res, smoke, args):
         f"| validate, 30 steps | {fmt(va['cw30'])} | check-jsonschema: {fmt(va['cjs30'])} | {va['speedup']:.0f}× faster | ≤ 10 ms and ≥ 20×: {mark(va['cw30']['median'] <= 10 and va['speedup'] >= 20)} |",
         f"| validate, 1,000 steps | {fmt(va['cw1000'])} | | {va['ms_per_step_1000']:.3f} ms/step (30 steps: {va['ms_per_step_30']:.3f}) | linear: {mark(va['ms_per_step_1000'] <= 2 * va['ms_per_step_30'])} |",
         f"| dry run, 30 steps with a 3-attempt retry | {fmt(d['dry'])} | | | ≤ 20 ms: {mark(d['dry']['median'] <= 20)} |",
-        f"| idle worker, empty queue, {idle['seconds']:.0f} s | {idle['per_minute']:.2f} requests/min (≈ {idle['per_month']:,.0f}/month); RSS {idle['rss_max_mib']:.1f} MiB max | Python boto3 worker: ≈ 44 MiB | | ≤ 3/min and ≤ 15 MiB: {mark(idle['per_minute'] <= 3 and idle['rss_max_mib'] <= 15)} |",
-        f"| workspace, later task ({ws['commits']} commits) | {ws['later_task_ms']:.0f} ms (first task {ws['first_task_ms']:.0f} ms) | fresh `git clone`: {ws['fresh_clone_ms']:.0f} ms | {ws['ratio'] * 100:.0f}% of a clone | ≤ 10%: {mark(ws['ratio'] <= 0.10)} |",
+        f"| idle worker, empty queue, {idle['seconds']:.0f} s | {idle['per_minute']:.2f} requests/min (≈ {idle['per_month']:,.0f}/month); RSS {idle['rss_max_mib']:.1f} MiB max{idle_split(idle)} | Python boto3 worker: ≈ 44 MiB | | ≤ 3/min and ≤ 15 MiB: {mark(idle['per_minute'] <= 3 and idle['rss_max_mib'] <= 15)} |",
+        f"| workspace, later task ({ws['commits']} commits, {ws.get('files', 200)} files) | {ws['later_task_ms']:.0f} ms, of which fetch and routing {ws.get('later_fetch_ms', 0):.0f} ms (first task {ws['first_task_ms']:.0f} ms) | fresh `git clone`: {ws['fresh_clone_ms']:.0f} ms | {ws['ratio'] * 100:.0f}% of a clone | ≤ 10%: {mark(ws['ratio'] <= 0.10)} |",
     ]
     for conc, r in tp["by_concurrency"].items():
         lines.append(f"| throughput, {tp['tasks']} no-op tasks, concurrency {conc} | {r['tasks_per_s']:.1f} tasks/s, {r['ms_per_task']:.0f} ms/task | | RSS {r['rss_first_mib']:.1f} → {r['rss_last_mib']:.1f} MiB | memory flat |")
@@ -399,8 +445,8 @@ def report(res, smoke, args):
         "- **Per-step overhead**: `hyperfine -N` runs `codingworker run` on a playbook of 100 `shell: \"true\"` steps (a real run: a worktree, reports, logs) and a bash script running `sh -c true` 100 times. The per-step figure subtracts a 1-step run.",
         "- **Validation**: `codingworker validate` and `check-jsonschema --schemafile schemas/playbook.schema.json` on the same 30-step playbook (with a retry and an aider step); a 1,000-step playbook for linearity.",
         "- **Dry run**: `codingworker run --dry-run` of a 30-step playbook with a 3-attempt retry, on examples/sample-repo.",
-        "- **Idle worker**: `codingworker worker` against moto with an empty queue (`poll_wait` 20 s); requests counted in moto's log, RSS sampled every few seconds.",
-        "- **Workspace**: the same repository (a history generated with `git fast-import`) as three tasks through the worker; the time from `received` to `run started` (fetch into the mirror, playbook, worktree) of the later tasks against a fresh `git clone` of the same remote.",
+        "- **Idle worker**: `codingworker worker` against moto with an empty queue (`poll_wait` 20 s); requests counted in moto's log, RSS sampled every few seconds and split into anonymous and file-backed pages (`RssAnon`, `RssFile` of /proc/PID/status).",
+        "- **Workspace**: the same repository (a history generated with `git fast-import`) as three tasks through the worker; the time from `received` to `run started` (fetch into the mirror, playbook, worktree) of the later tasks against a fresh `git clone` of the same remote; the fetch-and-routing part is `received` to `routed`.",
         "- **Throughput**: no-op tasks (one `true` step, `github.dry_run`) enqueued in batches, then `worker --once` with `poll_wait` 1 s; one second of final empty poll is subtracted.",
         "- **Binary**: the release binary's size; `--version` with hyperfine.",
         "",
