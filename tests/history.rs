@@ -11,7 +11,7 @@ use codingworker::history::{Filter, RunMeta, Store};
 use serde_json::{Value, json};
 
 use crate::support::worker_setup::{Knobs, Setup, pid_playbook, wait_exit, wait_for_file};
-use crate::support::{Ran, Sandbox, alive, cw, redactions};
+use crate::support::{KillOnDrop, Ran, Sandbox, alive, cw, redactions};
 
 /// `codingworker runs ARGS --workdir WORKDIR`.
 fn runs(workdir: &Path, args: &[&str]) -> Ran {
@@ -470,7 +470,7 @@ fn cancelling_a_workers_task_reports_once_on_the_issue_and_deletes_the_message()
     let (_marks, pidfile, playbook) = pid_playbook("exec sleep 60");
     let s = Setup::new(3, Knobs::default(), &playbook);
     s.queue.send(&s.task("run-1"));
-    let mut worker = s.spawn("w");
+    let mut worker = KillOnDrop(s.spawn("w"));
     let sleeper: i32 = wait_for_file(&pidfile, Duration::from_secs(60))
         .parse()
         .unwrap();
@@ -504,9 +504,9 @@ fn cancelling_a_workers_task_reports_once_on_the_issue_and_deletes_the_message()
     assert!(s.queue.dead_letters().is_empty());
     assert_eq!(s.task_states()[0]["phase"], "done");
     nix::sys::signal::kill(
-        nix::unistd::Pid::from_raw(worker.id() as i32),
+        nix::unistd::Pid::from_raw(worker.0.id() as i32),
         nix::sys::signal::Signal::SIGTERM,
     )
     .unwrap();
-    assert_eq!(wait_exit(&mut worker, Duration::from_secs(20)), 0);
+    assert_eq!(wait_exit(&mut worker.0, Duration::from_secs(20)), 0);
 }

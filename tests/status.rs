@@ -10,17 +10,16 @@ use serde_json::{Value, json};
 
 use crate::support::http::{Resp, events_until, request};
 use crate::support::worker_setup::{Knobs, Setup, wait_exit, wait_for_file};
-use crate::support::{alive, cw};
+use crate::support::{KillOnDrop, alive, cw};
 
 /// A worker of `s` serving the status page on a free loopback port (plus `extra` args),
-/// and the page's `host:port`. The caller stops it ([`stop`]).
-#[allow(clippy::zombie_processes)]
+/// and the page's `host:port`.
 fn worker_with_page(
     s: &Setup,
     name: &str,
     extra: &[&str],
     env: &[(&str, &str)],
-) -> (Child, String) {
+) -> (KillOnDrop, String) {
     let out = std::fs::File::create(s.sb.path().join(format!("{name}.out"))).unwrap();
     let err = std::fs::File::create(s.sb.path().join(format!("{name}.err"))).unwrap();
     let mut c = s.worker(false);
@@ -28,11 +27,12 @@ fn worker_with_page(
     for (k, v) in env {
         c.env(k, v);
     }
-    let mut child = c
-        .stdout(Stdio::from(out))
-        .stderr(Stdio::from(err))
-        .spawn()
-        .unwrap();
+    let child = KillOnDrop(
+        c.stdout(Stdio::from(out))
+            .stderr(Stdio::from(err))
+            .spawn()
+            .unwrap(),
+    );
     let deadline = Instant::now() + Duration::from_secs(30);
     loop {
         let log = s.log(name);
@@ -43,11 +43,7 @@ fn worker_with_page(
                 .collect();
             return (child, addr);
         }
-        if Instant::now() > deadline {
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!("no status page:\n{log}");
-        }
+        assert!(Instant::now() < deadline, "no status page:\n{log}");
         std::thread::sleep(Duration::from_millis(100));
     }
 }
@@ -87,14 +83,14 @@ fn running(addr: &str) -> Vec<Value> {
     }
 }
 
-fn stop(s: &Setup, mut worker: Child) {
+/// SIGTERM, and the worker exits 0.
+fn stop(mut worker: KillOnDrop) {
     nix::sys::signal::kill(
-        nix::unistd::Pid::from_raw(worker.id() as i32),
+        nix::unistd::Pid::from_raw(worker.0.id() as i32),
         nix::sys::signal::Signal::SIGTERM,
     )
     .unwrap();
-    let _ = wait_exit(&mut worker, Duration::from_secs(30));
-    let _ = s;
+    assert_eq!(wait_exit(&mut worker.0, Duration::from_secs(30)), 0);
 }
 
 fn wait_status(addr: &str, id: &str, want: &str) -> Value {
@@ -202,7 +198,7 @@ fn the_api_shows_the_running_task_streams_its_log_and_cancels_it_only_from_the_p
         std::thread::sleep(Duration::from_millis(100));
     }
     assert_eq!(s.github.comments().len(), 1, "one comment on the issue");
-    stop(&s, worker);
+    stop(worker);
 }
 
 #[test]
@@ -249,7 +245,7 @@ fn the_page_answers_only_loopback_hosts_without_a_token_and_only_the_token_with_
         "",
     );
     assert_eq!(rebound.status, 403);
-    stop(&s, worker);
+    stop(worker);
 
     let token = "a-long-status-token-0123456789";
     let (worker, addr) = worker_with_page(&s, "t", &[], &[("CODINGWORKER_STATUS_TOKEN", token)]);
@@ -281,7 +277,7 @@ fn the_page_answers_only_loopback_hosts_without_a_token_and_only_the_token_with_
         .status,
         401
     );
-    stop(&s, worker);
+    stop(worker);
 }
 
 #[test]
@@ -495,5 +491,5 @@ fn the_page_in_a_real_browser_shows_the_task_live_renders_hostile_text_as_text_a
         "the run cancelled in the recent runs",
     );
     drop(browser);
-    stop(&s, worker);
+    stop(worker);
 }

@@ -26,6 +26,17 @@ pub fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
 
+/// A child process that is killed when dropped, so that a failing test leaves no worker
+/// running.
+pub struct KillOnDrop(pub std::process::Child);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
 /// What a run of the binary produced.
 #[derive(Debug)]
 pub struct Ran {
