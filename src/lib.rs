@@ -23,4 +23,5 @@ pub mod status;
 pub mod steps;
 pub mod task;
 pub mod template;
+pub mod text;
 pub mod triggers;

@@ -327,6 +327,18 @@ fn spawn_run(s: &Sandbox, playbook: &str, title: &str) -> Child {
         .unwrap()
 }
 
+/// A local run whose one step sleeps: the pid file's directory (removed when dropped), the
+/// `codingworker run` process, the step's pid and the run's id.
+fn sleeping_run(s: &Sandbox) -> (tempfile::TempDir, Child, i32, String) {
+    let (marks, pidfile, playbook) = pid_playbook("sleep 60");
+    let run = spawn_run(s, &playbook, "Sleep");
+    let sleeper: i32 = wait_for_file(&pidfile, Duration::from_secs(30))
+        .parse()
+        .unwrap();
+    let id = running_id(&s.workdir());
+    (marks, run, sleeper, id)
+}
+
 fn running_id(w: &Path) -> String {
     let deadline = Instant::now() + Duration::from_secs(30);
     loop {
@@ -394,13 +406,8 @@ steps:
 #[test]
 fn cancel_stops_a_running_local_step_and_says_so_for_finished_and_unknown_runs() {
     let s = Sandbox::new();
-    let (_marks, pidfile, playbook) = pid_playbook("sleep 60");
-    let mut run = spawn_run(&s, &playbook, "Sleep");
-    let sleeper: i32 = wait_for_file(&pidfile, Duration::from_secs(30))
-        .parse()
-        .unwrap();
+    let (_marks, mut run, sleeper, id) = sleeping_run(&s);
     let w = s.workdir();
-    let id = running_id(&w);
 
     let follow = cw()
         .args(["runs", "logs", &id, "--follow", "--workdir"])
@@ -442,13 +449,8 @@ fn cancel_stops_a_running_local_step_and_says_so_for_finished_and_unknown_runs()
 #[test]
 fn a_run_whose_process_died_shows_as_interrupted_and_cannot_be_cancelled() {
     let s = Sandbox::new();
-    let (_marks, pidfile, playbook) = pid_playbook("sleep 60");
-    let mut run = spawn_run(&s, &playbook, "Sleep");
-    let sleeper: i32 = wait_for_file(&pidfile, Duration::from_secs(30))
-        .parse()
-        .unwrap();
+    let (_marks, mut run, sleeper, id) = sleeping_run(&s);
     let w = s.workdir();
-    let id = running_id(&w);
     run.kill().unwrap();
     run.wait().unwrap();
     let _ = nix::sys::signal::kill(

@@ -20,19 +20,10 @@ fn worker_with_page(
     extra: &[&str],
     env: &[(&str, &str)],
 ) -> (KillOnDrop, String) {
-    let out = std::fs::File::create(s.sb.path().join(format!("{name}.out"))).unwrap();
-    let err = std::fs::File::create(s.sb.path().join(format!("{name}.err"))).unwrap();
-    let mut c = s.worker(false);
-    c.args(["--status-addr", "127.0.0.1:0"]).args(extra);
-    for (k, v) in env {
-        c.env(k, v);
-    }
-    let child = KillOnDrop(
-        c.stdout(Stdio::from(out))
-            .stderr(Stdio::from(err))
-            .spawn()
-            .unwrap(),
-    );
+    let child = KillOnDrop(s.spawn_with(name, |c| {
+        c.args(["--status-addr", "127.0.0.1:0"]).args(extra);
+        c.envs(env.iter().copied());
+    }));
     let deadline = Instant::now() + Duration::from_secs(30);
     loop {
         let log = s.log(name);

@@ -3,16 +3,10 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
+use super::Format;
 use crate::doctor::{Input, run as run_checks};
 use crate::error::{Error, Outcome};
 use crate::process::env as child_env;
-
-/// Output format of `doctor`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub enum Format {
-    Human,
-    Json,
-}
 
 pub fn run(config: Option<PathBuf>, format: Format) -> Result<Outcome, Error> {
     let runtime = tokio::runtime::Builder::new_current_thread()

@@ -2,6 +2,7 @@
 
 use std::path::{Path, PathBuf};
 
+use super::Format;
 use crate::error::{Error, Outcome};
 use crate::eval::{self, Criteria, Decision, Plan, agent_step};
 use crate::playbook::types::HumanDuration;
@@ -48,12 +49,6 @@ pub struct EvalArgs {
     /// Output on stdout.
     #[arg(long, value_enum, default_value_t = Format::Human)]
     pub format: Format,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub enum Format {
-    Human,
-    Json,
 }
 
 fn parse_duration(s: &str) -> Result<HumanDuration, String> {

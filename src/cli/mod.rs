@@ -28,14 +28,15 @@ use crate::triggers::worker::WorkerArgs;
 )]
 pub struct Cli {
     /// Log format on stderr.
-    #[arg(long, global = true, value_enum, default_value_t = LogFormat::Human)]
-    pub log_format: LogFormat,
+    #[arg(long, global = true, value_enum, default_value_t = Format::Human)]
+    pub log_format: Format,
     #[command(subcommand)]
     pub command: Command,
 }
 
+/// How a command writes for people or for programs (`--format`, `--log-format`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub enum LogFormat {
+pub enum Format {
     Human,
     Json,
 }
@@ -48,8 +49,8 @@ pub enum Command {
         #[arg(required = true)]
         files: Vec<PathBuf>,
         /// Output format.
-        #[arg(long, value_enum, default_value_t = validate::Format::Human)]
-        format: validate::Format,
+        #[arg(long, value_enum, default_value_t = Format::Human)]
+        format: Format,
     },
     /// Print the JSON Schema of a playbook, task message, worker config or run report.
     Schema {
@@ -90,8 +91,8 @@ pub enum Command {
         #[arg(long)]
         config: Option<PathBuf>,
         /// Output format.
-        #[arg(long, value_enum, default_value_t = doctor::Format::Human)]
-        format: doctor::Format,
+        #[arg(long, value_enum, default_value_t = Format::Human)]
+        format: Format,
     },
     /// Compare models on sample tasks with a playbook's agent step; answer Go, Fallback,
     /// Pivot or No-Go by the Phase 0 criteria. Writes eval.json and eval.md.
@@ -147,7 +148,7 @@ fn run(cli: Cli) -> Result<Outcome, Error> {
 
 /// Logs go to stderr: human lines by default, JSON with `--log-format json`. The level
 /// comes from `CODINGWORKER_LOG` (e.g. `debug`), default `info`.
-fn init_logging(format: LogFormat) {
+fn init_logging(format: Format) {
     use tracing_subscriber::EnvFilter;
     use tracing_subscriber::layer::SubscriberExt;
     use tracing_subscriber::util::SubscriberInitExt;
@@ -156,7 +157,7 @@ fn init_logging(format: LogFormat) {
     let terminal = std::io::IsTerminal::is_terminal(&std::io::stderr());
     let _ = match format {
         // On a terminal, a spinner shows the step in progress and its elapsed time.
-        LogFormat::Human if terminal => {
+        Format::Human if terminal => {
             let spinner = progress::Spinner::default();
             let lines = tracing_subscriber::fmt::layer()
                 .with_writer(spinner.clone())
@@ -168,7 +169,7 @@ fn init_logging(format: LogFormat) {
                 .with(spinner)
                 .try_init()
         }
-        LogFormat::Human => tracing_subscriber::fmt()
+        Format::Human => tracing_subscriber::fmt()
             .with_env_filter(filter)
             .with_writer(std::io::stderr)
             .with_target(false)
@@ -176,7 +177,7 @@ fn init_logging(format: LogFormat) {
             .compact()
             .finish()
             .try_init(),
-        LogFormat::Json => tracing_subscriber::fmt()
+        Format::Json => tracing_subscriber::fmt()
             .with_env_filter(filter)
             .with_writer(std::io::stderr)
             .json()

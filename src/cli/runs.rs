@@ -6,11 +6,12 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use crate::engine::plan::printable;
+use super::Format;
 use crate::engine::report::format_ms;
 use crate::error::{Error, Outcome};
 use crate::history::{Filter, Lookup, RunDetail, RunRow, Store, model_stats};
 use crate::process::env as child_env;
+use crate::text::{printable, table};
 
 #[derive(Debug, clap::Args)]
 #[command(args_conflicts_with_subcommands = true)]
@@ -53,12 +54,6 @@ pub struct ListArgs {
     pub limit: usize,
     #[arg(long, value_enum, default_value_t = Format::Human)]
     pub format: Format,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub enum Format {
-    Human,
-    Json,
 }
 
 #[derive(Debug, clap::Subcommand)]
@@ -230,33 +225,6 @@ pub fn list_text(runs: &[RunRow]) -> String {
         &["RUN", "STATUS", "ISSUE", "STARTED", "TIME", "PR", "TITLE"],
         &rows,
     )
-}
-
-fn table<const N: usize>(head: &[&str; N], rows: &[[String; N]]) -> String {
-    let mut width = head.map(|h| h.chars().count());
-    for row in rows {
-        for (w, cell) in width.iter_mut().zip(row) {
-            *w = (*w).max(cell.chars().count());
-        }
-    }
-    let mut out = String::new();
-    let mut line = |cells: Vec<&str>| {
-        let mut l = String::new();
-        for (i, (cell, w)) in cells.iter().zip(width).enumerate() {
-            if i + 1 == N {
-                l.push_str(cell);
-            } else {
-                let _ = write!(l, "{cell:<w$}  ");
-            }
-        }
-        out.push_str(l.trim_end());
-        out.push('\n');
-    };
-    line(head.to_vec());
-    for row in rows {
-        line(row.iter().map(String::as_str).collect());
-    }
-    out
 }
 
 fn clip(s: &str, n: usize) -> String {

@@ -2,15 +2,10 @@
 
 use std::path::PathBuf;
 
+use super::Format;
 use crate::diagnostic::{render_file_json, render_human};
 use crate::error::{Error, Outcome};
 use crate::playbook::load_file;
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub enum Format {
-    Human,
-    Json,
-}
 
 /// Validates each file; exit 0 all valid, 1 any invalid, 2 any unreadable.
 pub fn run(files: &[PathBuf], format: Format) -> Result<Outcome, Error> {

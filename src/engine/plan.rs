@@ -23,6 +23,7 @@ use crate::task::Task;
 use crate::template::context::{ContextBase, attempt_value, run_value};
 use crate::template::sites::{child_pointer, step_pointer};
 use crate::template::{SiteKind, Templates};
+use crate::text::printable;
 
 /// What the plan is made from.
 pub struct PlanInput<'a> {
@@ -622,18 +623,4 @@ fn placeholder(status: StepStatus, id: &str, attempt: Option<u32>) -> StepResult
     r.captured.output = format!("<output of {of}>");
     r.duration = Duration::ZERO;
     r
-}
-
-/// Text safe to print on a terminal: control characters (escape sequences above all) are
-/// shown escaped, tabs kept.
-pub(crate) fn printable(s: &str) -> String {
-    s.chars()
-        .map(|c| {
-            if c.is_control() && c != '\t' {
-                c.escape_default().to_string()
-            } else {
-                c.to_string()
-            }
-        })
-        .collect()
 }

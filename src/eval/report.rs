@@ -50,31 +50,7 @@ pub fn render_table(summaries: &[ModelSummary], verdict: &Verdict) -> String {
         "peak memory",
         "verdict",
     ];
-    let mut widths = header.map(str::len);
-    for r in &rows {
-        for (w, cell) in widths.iter_mut().zip(r) {
-            *w = (*w).max(cell.chars().count());
-        }
-    }
-    let line = |cells: &[String]| {
-        let mut l = String::new();
-        for (i, c) in cells.iter().enumerate() {
-            if i + 1 < cells.len() {
-                l.push_str(&format!(
-                    "{c}{}  ",
-                    " ".repeat(widths[i] - c.chars().count())
-                ));
-            } else {
-                l.push_str(c);
-            }
-        }
-        l.push('\n');
-        l
-    };
-    let mut out = line(&header.map(str::to_owned));
-    for r in &rows {
-        out.push_str(&line(r));
-    }
+    let mut out = crate::text::table(&header, &rows);
     out.push_str(&format!(
         "\nDecision: {} — {}\n",
         verdict.decision.as_str(),

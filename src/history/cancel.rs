@@ -91,10 +91,14 @@ impl Cancels {
     }
 }
 
+/// How often a process with runs in progress looks for cancel requests.
+pub const CANCEL_POLL: Duration = Duration::from_millis(500);
+
 /// Polls the history for cancel requests of this process's runs (what `runs cancel` writes)
-/// while it has runs in progress; an idle process does not touch the database.
-pub async fn watch_requests(store: Arc<Store>, cancels: Arc<Cancels>, every: Duration) {
-    let mut tick = tokio::time::interval(every);
+/// every [`CANCEL_POLL`] while it has runs in progress; an idle process does not touch the
+/// database.
+pub async fn watch_requests(store: Arc<Store>, cancels: Arc<Cancels>) {
+    let mut tick = tokio::time::interval(CANCEL_POLL);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         tick.tick().await;

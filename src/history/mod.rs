@@ -197,40 +197,7 @@ impl Store {
 
     /// A run that starts (or its row rewritten with the report's current state).
     pub fn run_started(&self, report: &RunReport, meta: &RunMeta) -> Result<(), HistoryError> {
-        self.with(|c| {
-            c.execute(
-                "INSERT INTO runs (id, trigger, task_id, task_key, message_id, repo, issue, issue_title,
-                    playbook, playbook_name, status, branch, started_at, started_ms, finished_at,
-                    duration_ms, pr_url, pr_number, run_dir, checkout, pid)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21)
-                 ON CONFLICT(id) DO UPDATE SET status = excluded.status, pid = excluded.pid,
-                    finished_at = excluded.finished_at, duration_ms = excluded.duration_ms",
-                params![
-                    report.id,
-                    meta.trigger,
-                    report.task_id,
-                    meta.task_key,
-                    meta.message_id,
-                    report.repo,
-                    int(report.issue),
-                    meta.issue_title,
-                    report.playbook,
-                    report.playbook_name,
-                    report.status.as_str(),
-                    report.branch,
-                    report.started_at,
-                    timestamp_ms(&report.started_at),
-                    report.finished_at,
-                    int(report.duration_ms),
-                    report.pr.as_ref().map(|p| p.url.clone()),
-                    report.pr.as_ref().map(|p| int(p.number)),
-                    meta.run_dir.display().to_string(),
-                    report.workdir,
-                    std::process::id(),
-                ],
-            )
-            .map(|_| ())
-        })
+        self.with(|c| upsert_run(c, report, meta, Some(std::process::id())))
     }
 
     /// A step execution begins (`seq` orders executions as they started).
@@ -241,7 +208,7 @@ impl Store {
         step: &StepReport,
         started_at: &str,
     ) -> Result<(), HistoryError> {
-        self.write_step(run, seq, step, Some(started_at), "running")
+        self.with(|c| upsert_step(c, run, seq, step, Some(started_at), "running"))
     }
 
     /// A step execution ended.
@@ -251,49 +218,7 @@ impl Store {
         seq: usize,
         step: &StepReport,
     ) -> Result<(), HistoryError> {
-        self.write_step(run, seq, step, None, step.status.as_str())
-    }
-
-    fn write_step(
-        &self,
-        run: &str,
-        seq: usize,
-        step: &StepReport,
-        started_at: Option<&str>,
-        status: &str,
-    ) -> Result<(), HistoryError> {
-        let keys = step
-            .attempt
-            .as_ref()
-            .map(|a| serde_json::to_string(&a.keys).unwrap_or_else(|_| "{}".into()));
-        self.with(|c| {
-            c.prepare_cached(
-                "INSERT INTO steps (run_id, seq, id, name, kind, status, exit_code, started_at,
-                    duration_ms, attempt, attempt_keys, model, message, log)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)
-                 ON CONFLICT(run_id, seq) DO UPDATE SET status = excluded.status,
-                    exit_code = excluded.exit_code, duration_ms = excluded.duration_ms,
-                    model = coalesce(excluded.model, steps.model), message = excluded.message,
-                    log = excluded.log, attempt_keys = excluded.attempt_keys",
-            )?
-            .execute(params![
-                run,
-                int(seq as u64),
-                step.id,
-                step.name,
-                step.kind,
-                status,
-                step.exit_code,
-                started_at,
-                int(step.duration_ms),
-                step.attempt.as_ref().map(|a| a.number),
-                keys,
-                step.model,
-                step.message,
-                step.log,
-            ])
-            .map(|_| ())
-        })
+        self.with(|c| upsert_step(c, run, seq, step, None, step.status.as_str()))
     }
 
     /// The run's status, duration and pull request as the report has them now.
@@ -318,69 +243,20 @@ impl Store {
 
     /// Imports a finished or interrupted run from its report, unless the run is known.
     fn import(&self, report: &RunReport, meta: &RunMeta) -> Result<bool, HistoryError> {
-        let known = self.with(|c| {
-            c.query_row("SELECT 1 FROM runs WHERE id = ?1", [&report.id], |_| Ok(()))
-                .optional()
-        })?;
-        if known.is_some() {
-            return Ok(false);
-        }
         self.with(|c| {
             let tx = c.transaction()?;
-            tx.execute(
-                "INSERT OR IGNORE INTO runs (id, trigger, task_id, repo, issue, issue_title, playbook,
-                    playbook_name, status, branch, started_at, started_ms, finished_at, duration_ms,
-                    pr_url, pr_number, run_dir, checkout)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18)",
-                params![
-                    report.id,
-                    meta.trigger,
-                    report.task_id,
-                    report.repo,
-                    int(report.issue),
-                    meta.issue_title,
-                    report.playbook,
-                    report.playbook_name,
-                    report.status.as_str(),
-                    report.branch,
-                    report.started_at,
-                    timestamp_ms(&report.started_at),
-                    report.finished_at,
-                    int(report.duration_ms),
-                    report.pr.as_ref().map(|p| p.url.clone()),
-                    report.pr.as_ref().map(|p| int(p.number)),
-                    meta.run_dir.display().to_string(),
-                    report.workdir,
-                ],
-            )?;
-            for (i, step) in report.steps.iter().enumerate() {
-                let keys = step.attempt.as_ref().map(|a| {
-                    serde_json::to_string(&a.keys).unwrap_or_else(|_| "{}".into())
-                });
-                tx.execute(
-                    "INSERT OR IGNORE INTO steps (run_id, seq, id, name, kind, status, exit_code,
-                        duration_ms, attempt, attempt_keys, model, message, log)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
-                    params![
-                        report.id,
-                        int(i as u64 + 1),
-                        step.id,
-                        step.name,
-                        step.kind,
-                        step.status.as_str(),
-                        step.exit_code,
-                        int(step.duration_ms),
-                        step.attempt.as_ref().map(|a| a.number),
-                        keys,
-                        step.model,
-                        step.message,
-                        step.log,
-                    ],
-                )?;
+            let known = tx
+                .query_row("SELECT 1 FROM runs WHERE id = ?1", [&report.id], |_| Ok(()))
+                .optional()?;
+            if known.is_some() {
+                return Ok(false);
             }
-            tx.commit()
-        })?;
-        Ok(true)
+            upsert_run(&tx, report, meta, None)?;
+            for (i, step) in report.steps.iter().enumerate() {
+                upsert_step(&tx, &report.id, i + 1, step, None, step.status.as_str())?;
+            }
+            tx.commit().map(|()| true)
+        })
     }
 
     /// Asks for a run to be cancelled: whichever process runs it sees the request.
@@ -453,6 +329,88 @@ impl Store {
             tx.commit()
         })
     }
+}
+
+/// Writes a run's row: inserted, or its status, process and times updated.
+fn upsert_run(
+    c: &Connection,
+    report: &RunReport,
+    meta: &RunMeta,
+    pid: Option<u32>,
+) -> rusqlite::Result<()> {
+    c.prepare_cached(
+        "INSERT INTO runs (id, trigger, task_id, task_key, message_id, repo, issue, issue_title,
+            playbook, playbook_name, status, branch, started_at, started_ms, finished_at,
+            duration_ms, pr_url, pr_number, run_dir, checkout, pid)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21)
+         ON CONFLICT(id) DO UPDATE SET status = excluded.status, pid = excluded.pid,
+            finished_at = excluded.finished_at, duration_ms = excluded.duration_ms",
+    )?
+    .execute(params![
+        report.id,
+        meta.trigger,
+        report.task_id,
+        meta.task_key,
+        meta.message_id,
+        report.repo,
+        int(report.issue),
+        meta.issue_title,
+        report.playbook,
+        report.playbook_name,
+        report.status.as_str(),
+        report.branch,
+        report.started_at,
+        timestamp_ms(&report.started_at),
+        report.finished_at,
+        int(report.duration_ms),
+        report.pr.as_ref().map(|p| p.url.clone()),
+        report.pr.as_ref().map(|p| int(p.number)),
+        meta.run_dir.display().to_string(),
+        report.workdir,
+        pid,
+    ])
+    .map(|_| ())
+}
+
+/// Writes a step execution's row: inserted, or its outcome updated.
+fn upsert_step(
+    c: &Connection,
+    run: &str,
+    seq: usize,
+    step: &StepReport,
+    started_at: Option<&str>,
+    status: &str,
+) -> rusqlite::Result<()> {
+    let keys = step
+        .attempt
+        .as_ref()
+        .map(|a| serde_json::to_string(&a.keys).unwrap_or_else(|_| "{}".into()));
+    c.prepare_cached(
+        "INSERT INTO steps (run_id, seq, id, name, kind, status, exit_code, started_at,
+            duration_ms, attempt, attempt_keys, model, message, log)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)
+         ON CONFLICT(run_id, seq) DO UPDATE SET status = excluded.status,
+            exit_code = excluded.exit_code, duration_ms = excluded.duration_ms,
+            model = coalesce(excluded.model, steps.model), message = excluded.message,
+            log = excluded.log, attempt_keys = excluded.attempt_keys",
+    )?
+    .execute(params![
+        run,
+        int(seq as u64),
+        step.id,
+        step.name,
+        step.kind,
+        status,
+        step.exit_code,
+        started_at,
+        int(step.duration_ms),
+        step.attempt.as_ref().map(|a| a.number),
+        keys,
+        step.model,
+        step.message,
+        step.log,
+    ])
+    .map(|_| ())
 }
 
 /// Opens the database and brings its schema up to date.

@@ -1,6 +1,6 @@
 //! Reading the history: recent runs, one run with its step executions.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::path::PathBuf;
 
 use rusqlite::{OptionalExtension, Row, params_from_iter};
@@ -151,22 +151,11 @@ fn step_row(r: &Row<'_>) -> rusqlite::Result<StepRow> {
 impl Store {
     /// Runs, newest first.
     pub fn list(&self, filter: &Filter) -> Result<Vec<RunRow>, HistoryError> {
-        let mut sql = format!("SELECT {RUN_COLUMNS} FROM runs WHERE 1 = 1");
-        let mut args: Vec<rusqlite::types::Value> = Vec::new();
-        if let Some(repo) = &filter.repo {
-            sql.push_str(" AND repo = ?");
-            args.push(repo.clone().into());
-        }
-        if let Some(since) = filter.since {
-            sql.push_str(" AND started_ms >= ?");
-            args.push(since.as_millisecond().into());
-        }
-        if let Some(before) = filter.before {
-            sql.push_str(" AND started_ms < ?");
-            args.push(before.as_millisecond().into());
-        }
+        let (clause, args) = runs_where(filter);
         // Status is filtered after reading: `interrupted` is worked out from the process.
-        sql.push_str(" ORDER BY started_ms DESC, id DESC");
+        let sql = format!(
+            "SELECT {RUN_COLUMNS} FROM runs WHERE {clause} ORDER BY started_ms DESC, id DESC"
+        );
         let rows = self.with(|c| {
             let mut stmt = c.prepare(&sql)?;
             let rows = stmt.query_map(params_from_iter(args), run_row)?;
@@ -218,11 +207,61 @@ impl Store {
         })
     }
 
+    /// The step executions of every run the filter's repository and times select (its
+    /// status and limit aside), by run, in one query.
+    pub fn steps_by_run(
+        &self,
+        filter: &Filter,
+    ) -> Result<HashMap<String, Vec<StepRow>>, HistoryError> {
+        let (clause, args) = runs_where(filter);
+        let sql = format!(
+            "SELECT s.seq, s.id, s.name, s.kind, s.status, s.exit_code, s.duration_ms, s.attempt,
+                s.attempt_keys, s.model, s.message, s.log, s.run_id
+             FROM steps s JOIN runs ON runs.id = s.run_id WHERE {clause} ORDER BY s.run_id, s.seq"
+        );
+        self.with(|c| {
+            let mut stmt = c.prepare(&sql)?;
+            let mut rows = stmt.query(params_from_iter(args))?;
+            let mut out: HashMap<String, Vec<StepRow>> = HashMap::new();
+            while let Some(r) = rows.next()? {
+                out.entry(r.get(12)?).or_default().push(step_row(r)?);
+            }
+            Ok(out)
+        })
+    }
+
+    /// The runs the filter selects, each with its steps.
+    pub fn details(&self, filter: &Filter) -> Result<Vec<RunDetail>, HistoryError> {
+        self.list(filter)?
+            .into_iter()
+            .map(|r| self.detail(r))
+            .collect()
+    }
+
     /// A run and its steps.
     pub fn detail(&self, run: RunRow) -> Result<RunDetail, HistoryError> {
         let steps = self.steps(&run.id)?;
         Ok(RunDetail { run, steps })
     }
+}
+
+/// The `WHERE` clause over `runs` of a filter's repository and times, with its arguments.
+fn runs_where(filter: &Filter) -> (String, Vec<rusqlite::types::Value>) {
+    let mut clause = String::from("1 = 1");
+    let mut args: Vec<rusqlite::types::Value> = Vec::new();
+    if let Some(repo) = &filter.repo {
+        clause.push_str(" AND runs.repo = ?");
+        args.push(repo.clone().into());
+    }
+    if let Some(since) = filter.since {
+        clause.push_str(" AND runs.started_ms >= ?");
+        args.push(since.as_millisecond().into());
+    }
+    if let Some(before) = filter.before {
+        clause.push_str(" AND runs.started_ms < ?");
+        args.push(before.as_millisecond().into());
+    }
+    (clause, args)
 }
 
 /// What looking a run up by id (or the start of one) found.

@@ -28,11 +28,12 @@ pub struct ModelStats {
 /// The per-model metrics of the finished runs `filter` selects, most attempts first.
 pub fn model_stats(store: &Store, filter: &Filter) -> Result<Vec<ModelStats>, HistoryError> {
     let mut totals: BTreeMap<String, (u64, u64, u64, u64)> = BTreeMap::new();
+    let mut steps = store.steps_by_run(filter)?;
     for run in store.list(filter)? {
         if run.is_running() {
             continue;
         }
-        let steps = store.steps(&run.id)?;
+        let steps = steps.remove(&run.id).unwrap_or_default();
         for a in attempts(&run, &steps) {
             let t = totals.entry(a.model).or_default();
             t.0 += 1;

@@ -135,7 +135,7 @@ async fn guard(State(state): State<Arc<AppState>>, req: Request, next: Next) -> 
     let asset = matches!(req.uri().path(), "/" | "/app.js" | "/app.css");
     match &state.src.token {
         Some(token) => {
-            if !asset && !has_token(headers, req.uri().query(), token) {
+            if !asset && !has_token(headers, req.uri(), token) {
                 return refuse(StatusCode::UNAUTHORIZED, "a token is required");
             }
         }
@@ -178,44 +178,15 @@ fn refuse(status: StatusCode, why: &str) -> Response {
 }
 
 /// `Authorization: Bearer TOKEN`, or `?token=TOKEN` (what an EventSource can send).
-fn has_token(headers: &HeaderMap, query: Option<&str>, token: &str) -> bool {
+fn has_token(headers: &HeaderMap, uri: &axum::http::Uri, token: &str) -> bool {
     let bearer = headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.strip_prefix("Bearer "));
-    let in_query = query.and_then(|q| {
-        q.split('&')
-            .filter_map(|pair| pair.split_once('='))
-            .find(|(k, _)| *k == "token")
-            .map(|(_, v)| percent_decode(v))
-    });
+    let in_query = Query::<std::collections::HashMap<String, String>>::try_from_uri(uri)
+        .ok()
+        .and_then(|Query(q)| q.get("token").cloned());
     bearer.is_some_and(|b| same(b, token)) || in_query.is_some_and(|q| same(&q, token))
-}
-
-/// `%XX` and `+` of a query value decoded (what the page's `encodeURIComponent` wrote).
-fn percent_decode(s: &str) -> String {
-    let b = s.as_bytes();
-    let mut out = Vec::with_capacity(b.len());
-    let mut i = 0;
-    while i < b.len() {
-        match b[i] {
-            b'%' if i + 2 < b.len() => {
-                let hex = |c: u8| (c as char).to_digit(16);
-                match (hex(b[i + 1]), hex(b[i + 2])) {
-                    (Some(h), Some(l)) => {
-                        out.push((h * 16 + l) as u8);
-                        i += 3;
-                        continue;
-                    }
-                    _ => out.push(b'%'),
-                }
-            }
-            b'+' => out.push(b' '),
-            c => out.push(c),
-        }
-        i += 1;
-    }
-    String::from_utf8_lossy(&out).into_owned()
 }
 
 /// Compares in time that does not depend on where they differ.
@@ -294,14 +265,6 @@ async fn read<T: Send + 'static>(
         .await
         .map_err(|e| refuse(StatusCode::INTERNAL_SERVER_ERROR, &e.to_string()))?
         .map_err(|e| refuse(StatusCode::INTERNAL_SERVER_ERROR, &e.to_string()))
-}
-
-fn details(store: &Store, filter: &Filter) -> Result<Vec<RunDetail>, crate::history::HistoryError> {
-    store
-        .list(filter)?
-        .into_iter()
-        .map(|r| store.detail(r))
-        .collect()
 }
 
 #[derive(Serialize)]
@@ -386,7 +349,7 @@ async fn runs(
         limit: Some(q.limit.unwrap_or(20).min(200)),
         ..Filter::default()
     };
-    Ok(Json(read(&state, move |s| details(s, &filter)).await?))
+    Ok(Json(read(&state, move |s| s.details(&filter)).await?))
 }
 
 async fn find(state: &Arc<AppState>, id: String) -> Result<RunDetail, Response> {
@@ -524,15 +487,9 @@ async fn tail(state: Arc<AppState>, mut run: RunDetail, tx: tokio::sync::mpsc::S
             return;
         }
         tokio::time::sleep(TAIL_EVERY).await;
-        let id = run.run.id.clone();
-        match read(&state, move |s| match s.find(&id)? {
-            Lookup::Found(r) => s.detail(*r).map(Some),
-            _ => Ok(None),
-        })
-        .await
-        {
-            Ok(Some(r)) => run = r,
-            _ => return,
+        match find(&state, run.run.id.clone()).await {
+            Ok(r) => run = r,
+            Err(_) => return,
         }
     }
 }
@@ -543,9 +500,16 @@ mod tests {
 
     #[test]
     fn query_tokens_are_decoded_and_compared_whole() {
-        assert_eq!(percent_decode("a%2Fb%3D%3d+c"), "a/b== c");
-        assert_eq!(percent_decode("100%"), "100%");
-        assert_eq!(percent_decode("%zz"), "%zz");
+        let none = HeaderMap::new();
+        let uri = |q: &str| {
+            format!("/api/status?{q}")
+                .parse::<axum::http::Uri>()
+                .unwrap()
+        };
+        assert!(has_token(&none, &uri("token=a%2Fb%3D%3d+c"), "a/b== c"));
+        assert!(has_token(&none, &uri("x=1&token=100%25"), "100%"));
+        assert!(!has_token(&none, &uri("token=a%2Fb"), "a%2Fb"));
+        assert!(!has_token(&none, &uri("tokens=abc"), "abc"));
         assert!(same("abc", "abc"));
         assert!(!same("abc", "abd"));
         assert!(!same("abc", "abcd"));

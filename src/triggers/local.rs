@@ -301,7 +301,7 @@ pub fn run(opts: &LocalRun) -> Result<Outcome, Error> {
     let report = runtime.block_on(async move {
         tokio::spawn(stop_on_signals(cancel));
         if let Some(h) = history {
-            tokio::spawn(crate::history::watch_requests(h, cancels, CANCEL_POLL));
+            tokio::spawn(crate::history::watch_requests(h, cancels));
         }
         engine.run().await
     });
@@ -313,9 +313,6 @@ pub fn run(opts: &LocalRun) -> Result<Outcome, Error> {
         Outcome::Failed
     })
 }
-
-/// How often a run looks for a cancel request (`codingworker runs cancel`).
-pub const CANCEL_POLL: std::time::Duration = std::time::Duration::from_millis(500);
 
 /// SIGINT (Ctrl-C) or SIGTERM (a service manager stopping us) cancels the run: the current
 /// step's processes are stopped, the rest are marked cancelled and the report is written.

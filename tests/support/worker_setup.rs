@@ -161,10 +161,16 @@ impl Setup {
 
     /// The worker in the background (stdout and stderr to files in the sandbox).
     pub fn spawn(&self, name: &str) -> Child {
+        self.spawn_with(name, |_| {})
+    }
+
+    /// [`Setup::spawn`] with the command changed first (more arguments, variables).
+    pub fn spawn_with(&self, name: &str, change: impl FnOnce(&mut Command)) -> Child {
         let out = std::fs::File::create(self.sb.path().join(format!("{name}.out"))).unwrap();
         let err = std::fs::File::create(self.sb.path().join(format!("{name}.err"))).unwrap();
-        self.worker(false)
-            .stdout(Stdio::from(out))
+        let mut c = self.worker(false);
+        change(&mut c);
+        c.stdout(Stdio::from(out))
             .stderr(Stdio::from(err))
             .spawn()
             .unwrap()

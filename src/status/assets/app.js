@@ -138,12 +138,7 @@
       tr.appendChild(el('td', 'message', s.message || ''));
       return tr;
     });
-    if (!rows.length) {
-      var tr = el('tr'), td = el('td', 'empty', 'No steps yet.');
-      td.colSpan = STEP_COLS.length;
-      tr.appendChild(td);
-      rows.push(tr);
-    }
+    if (!rows.length) rows.push(emptyRow('No steps yet.', STEP_COLS.length));
     tbody.replaceChildren.apply(tbody, rows);
   }
 
@@ -358,14 +353,17 @@
       rows.push(tr);
       if (open) rows.push(detailRow(run));
     });
-    if (!rows.length) {
-      var tr = el('tr'), td = el('td', 'empty', 'No runs yet.');
-      td.colSpan = 7;
-      tr.appendChild(td);
-      rows.push(tr);
-    }
+    if (!rows.length) rows.push(emptyRow('No runs yet.', 7));
     var tbody = $('recent-runs');
     tbody.replaceChildren.apply(tbody, rows);
+  }
+
+  // A row that says a table is empty, across its columns.
+  function emptyRow(text, columns) {
+    var tr = el('tr'), td = el('td', 'empty', text);
+    td.colSpan = columns;
+    tr.appendChild(td);
+    return tr;
   }
 
   // ---- model stats ----
@@ -382,12 +380,7 @@
       tr.appendChild(el('td', 'num', dash(m.timeouts)));
       return tr;
     });
-    if (!rows.length) {
-      var tr = el('tr'), td = el('td', 'empty', 'No attempts yet.');
-      td.colSpan = 6;
-      tr.appendChild(td);
-      rows.push(tr);
-    }
+    if (!rows.length) rows.push(emptyRow('No attempts yet.', 6));
     var tbody = $('model-stats');
     tbody.replaceChildren.apply(tbody, rows);
   }

@@ -270,7 +270,6 @@ pub fn run(args: &WorkerArgs) -> Result<Outcome, Error> {
             tokio::spawn(crate::history::watch_requests(
                 h.clone(),
                 worker.cancels.clone(),
-                crate::triggers::local::CANCEL_POLL,
             ));
         }
         if let Some(addr) = status_addr {
