@@ -68,6 +68,39 @@ impl Masker {
         Self::new(values)
     }
 
+    /// Where a long piece of output that is still arriving may be cut so that each part can
+    /// be masked on its own: at a character boundary, never inside an occurrence of a
+    /// secret, and leaving back enough bytes that a secret only partly arrived is kept
+    /// whole for the next piece. `bytes[..cut]` can be masked and written now; the rest
+    /// waits. The cut can be 0 (nothing safe yet).
+    pub fn split_point(&self, bytes: &[u8]) -> usize {
+        let longest = self.secrets.first().map_or(0, String::len);
+        let mut cut = complete_prefix(bytes).saturating_sub(longest.saturating_sub(1));
+        loop {
+            let before = cut;
+            for s in &self.secrets {
+                let s = s.as_bytes();
+                let from = cut.saturating_sub(s.len() - 1);
+                let to = (cut + s.len() - 1).min(bytes.len());
+                if let Some(at) = bytes[from..to]
+                    .windows(s.len())
+                    .position(|w| w == s)
+                    .map(|i| from + i)
+                    .filter(|&at| at < cut)
+                {
+                    cut = at;
+                }
+            }
+            // Never split a UTF-8 sequence: back up to the byte that starts it.
+            while cut > 0 && cut < bytes.len() && bytes[cut] & 0b1100_0000 == 0b1000_0000 {
+                cut -= 1;
+            }
+            if cut == before {
+                return cut;
+            }
+        }
+    }
+
     pub fn mask(&self, text: &str) -> String {
         let mut out = text.to_owned();
         for s in &self.secrets {
@@ -77,6 +110,25 @@ impl Masker {
         }
         out
     }
+}
+
+/// The length of `bytes` without a UTF-8 sequence that its last bytes only begin.
+fn complete_prefix(bytes: &[u8]) -> usize {
+    let len = bytes.len();
+    for back in 1..=len.min(4) {
+        let b = bytes[len - back];
+        if b & 0b1100_0000 == 0b1000_0000 {
+            continue; // a continuation byte: look further back for the start
+        }
+        let needs = match b {
+            0x00..=0x7f => 1,
+            0xc0..=0xdf => 2,
+            0xe0..=0xef => 3,
+            _ => 4,
+        };
+        return if needs > back { len - back } else { len };
+    }
+    len
 }
 
 /// Whether a variable name is a credential's.
@@ -93,6 +145,23 @@ mod tests {
     fn masks_every_occurrence_longest_first() {
         let m = Masker::new(["abcd", "abcdefgh", "x"]);
         assert_eq!(m.mask("1 abcdefgh 2 abcd 3 x"), "1 *** 2 *** 3 x");
+    }
+
+    #[test]
+    fn a_split_point_never_cuts_a_secret_or_a_character() {
+        let m = Masker::new(["secret-value-1234"]);
+        // A whole secret across the natural cut moves it to the secret's start.
+        let text = format!("{}secret-value-1234{}", "x".repeat(100), "y".repeat(5));
+        let cut = m.split_point(text.as_bytes());
+        assert!(cut <= 100, "{cut}");
+        // A secret only partly arrived is held back.
+        let text = format!("{}secret-val", "x".repeat(100));
+        assert!(m.split_point(text.as_bytes()) <= 100);
+        // Without secrets, a cut backs up to the start of a multi-byte character.
+        let text = format!("{}é", "x".repeat(10));
+        let bytes = &text.as_bytes()[..11]; // half of `é`
+        assert_eq!(Masker::default().split_point(bytes), 10);
+        assert_eq!(Masker::default().split_point(text.as_bytes()), 12);
     }
 
     #[test]

@@ -142,8 +142,12 @@ impl Task {
         if self.id.trim().is_empty() {
             return Err("`id` must not be empty".into());
         }
+        // GitHub's names: letters, digits, `-`, `_` and `.`, never `.` or `..` alone (those
+        // would be paths: a mirror or run directory is named after the repository).
         let ok_part = |s: &str| {
             !s.is_empty()
+                && s != "."
+                && s != ".."
                 && s.chars()
                     .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
         };
@@ -325,7 +329,11 @@ mod tests {
         assert!(e.to_string().contains("found an array"), "{e}");
         let e = Task::from_json("{\"a\": 1}", "x.json").unwrap_err();
         assert!(e.to_string().contains("not a task message"), "{e}");
-        let e = Task::from_json(&TASK.replace("o/r\"", "o r\""), "x.json").unwrap_err();
-        assert!(e.to_string().contains("owner/name"), "{e}");
+        for bad in ["o r", "../r", "o/..", "./r", "o/r/x", "o/"] {
+            let e =
+                Task::from_json(&TASK.replace("o/r\"", &format!("{bad}\"")), "x.json").unwrap_err();
+            assert!(e.to_string().contains("owner/name"), "{bad}: {e}");
+        }
+        assert!(Task::from_json(&TASK.replace("o/r\"", "o-1/.github\""), "x.json").is_ok());
     }
 }

@@ -14,6 +14,37 @@ pub fn printable(s: &str) -> String {
         .collect()
 }
 
+/// Multi-line text safe to print on a terminal: like [`printable`], but line breaks and tabs
+/// are kept. A carriage return (which would let a line overwrite what came before it) and
+/// every escape sequence are shown escaped.
+pub fn printable_lines(s: &str) -> std::borrow::Cow<'_, str> {
+    if !s.chars().any(|c| c.is_control() && c != '\n' && c != '\t') {
+        return std::borrow::Cow::Borrowed(s);
+    }
+    std::borrow::Cow::Owned(
+        s.chars()
+            .map(|c| {
+                if c.is_control() && c != '\n' && c != '\t' {
+                    c.escape_default().to_string()
+                } else {
+                    c.to_string()
+                }
+            })
+            .collect(),
+    )
+}
+
+/// Text for standard output: made printable ([`printable_lines`]) when that is a terminal,
+/// as it is when it goes to a file or a pipe (where it may be read back byte for byte).
+pub fn for_stdout(s: &str) -> std::borrow::Cow<'_, str> {
+    use std::io::IsTerminal;
+    if std::io::stdout().is_terminal() {
+        printable_lines(s)
+    } else {
+        std::borrow::Cow::Borrowed(s)
+    }
+}
+
 /// A table with columns aligned on the widest cell (in characters), two spaces apart; the
 /// last column is not padded and no line ends in spaces.
 pub fn table<const N: usize>(head: &[&str; N], rows: &[[String; N]]) -> String {
@@ -57,5 +88,9 @@ mod tests {
         );
         assert_eq!(t, "A   BB   C\né1  x\n2   yyy  z\n");
         assert_eq!(printable("a\u{1b}[31m\tb"), "a\\u{1b}[31m\tb");
+        assert_eq!(
+            printable_lines("a\u{1b}]0;t\u{7}\r\n\tb\u{9b}2J"),
+            "a\\u{1b}]0;t\\u{7}\\r\n\tb\\u{9b}2J"
+        );
     }
 }

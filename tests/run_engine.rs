@@ -309,7 +309,7 @@ secrets: [MY_API_SECRET]
 steps:
   - id: dump
     env: { FROM_STEP: step }
-    shell: env > "$HOME/env.txt"
+    shell: env -0 > "$HOME/env.txt"
 "#,
         &task,
         &[
@@ -347,7 +347,8 @@ steps:
         ("CW_ISSUE_NUMBER", "7"),
         ("CW_ISSUE_TITLE", "Title"),
         ("CW_ISSUE_BODY", "Body"),
-        ("CW_ISSUE_LABELS", "auto-code,bug"),
+        ("CW_ISSUE_LABELS", "auto-code\nbug"),
+        ("CW_ISSUE_LABELS_JSON", r#"["auto-code","bug"]"#),
         ("CW_REPO", "acme/demo"),
         ("CW_BRANCH", "auto-code/issue-7"),
         ("LC_ALL", "C.UTF-8"),

@@ -432,7 +432,7 @@ fn logs(store: &Store, id: &str, step: Option<&str>, follow: bool) -> Result<Out
                 let _ = writeln!(out, "==> {rel} <==");
                 last_header = Some(rel.to_owned());
             }
-            let _ = out.write_all(text.as_bytes());
+            let _ = out.write_all(crate::text::for_stdout(&text).as_bytes());
             printed_any = true;
         }
         let _ = out.flush();

@@ -139,12 +139,17 @@ pub struct StepCall<'a> {
 impl StepCall<'_> {
     /// Renders a text template of this step (`field` relative to the step, e.g. `aider/model`).
     pub fn render(&self, s: &Services, field: &str) -> Result<String, String> {
+        let bounds = crate::template::Bounds {
+            deadline: Some(self.deadline.into_std()),
+            cancel: Some(s.run.cancel.clone()),
+        };
         s.run
             .templates
-            .render(
+            .render_bounded(
                 SiteKind::Text,
                 &format!("{}/{field}", self.pointer),
                 &self.ctx,
+                &bounds,
             )
             .map_err(|e| format!("template error in `{}`: {e}", field.replace('/', ".")))
     }
@@ -784,7 +789,8 @@ pub(crate) fn render_env(
     Ok(out)
 }
 
-/// The issue variables of every child: `CW_ISSUE_*`, `CW_REPO`, `CW_BRANCH`. A value the
+/// The issue variables of every child: `CW_ISSUE_*` (labels one per line, and as JSON),
+/// `CW_REPO`, `CW_BRANCH`. A value the
 /// environment cannot hold (NUL byte, over 128 KiB) is left out; the body is always in the
 /// file `CW_ISSUE_BODY_FILE` names (written by [`Engine::start`]).
 fn issue_env(task: &Task, branch: &str, run_dir: &Path, env: &mut BTreeMap<String, String>) {
@@ -796,7 +802,13 @@ fn issue_env(task: &Task, branch: &str, run_dir: &Path, env: &mut BTreeMap<Strin
         ("CW_ISSUE_NUMBER", task.issue.number.to_string()),
         ("CW_ISSUE_TITLE", task.issue.title.clone()),
         ("CW_ISSUE_BODY", task.issue.body.clone()),
-        ("CW_ISSUE_LABELS", task.issue.labels.join(",")),
+        // One label per line (a label may hold a comma, GitHub's names have no line
+        // break); the JSON list is exact whatever a label holds.
+        ("CW_ISSUE_LABELS", task.issue.labels.join("\n")),
+        (
+            "CW_ISSUE_LABELS_JSON",
+            serde_json::to_string(&task.issue.labels).unwrap_or_else(|_| "[]".into()),
+        ),
         ("CW_ISSUE_AUTHOR", task.issue.author.clone()),
         ("CW_ISSUE_URL", task.issue.url.clone()),
         ("CW_REPO", task.repo.full_name.clone()),
@@ -822,16 +834,11 @@ pub fn step_cwd(checkout: &Path, workdir: Option<&str>) -> Result<PathBuf, Strin
     };
     crate::playbook::validate::check_relative(dir).map_err(|why| format!("`workdir` {why}"))?;
     let path = checkout.join(dir);
-    let real = path
-        .canonicalize()
-        .map_err(|_| format!("`workdir` {dir} does not exist in the checkout"))?;
-    let root = checkout
-        .canonicalize()
-        .map_err(|e| format!("failed to resolve the checkout: {e}"))?;
-    if !real.starts_with(&root) {
-        return Err(format!("`workdir` {dir} leads outside the checkout"));
+    if !path.is_dir() {
+        return Err(format!("`workdir` {dir} does not exist in the checkout"));
     }
-    Ok(path)
+    crate::adapters::fs::inside(checkout, checkout, dir)
+        .map_err(|why| format!("`workdir` {dir} {why}"))
 }
 
 /// Runs a process for a step: the shared tail of `shell` and `aider`.
@@ -840,9 +847,10 @@ pub(crate) async fn run_process(
     call: &StepCall<'_>,
     program: &str,
     args: Vec<String>,
+    env: BTreeMap<String, String>,
     header: &str,
 ) -> StepResult {
-    run_process_env(s, call, program, args, call.env.clone(), header, None).await
+    run_process_env(s, call, program, args, env, header, None).await
 }
 
 /// [`run_process`] with an environment of its own, and optionally a watch on its output.

@@ -349,12 +349,24 @@ impl Planner<'_> {
                 if !env_line.is_empty() {
                     self.line(inner, &format!("env: {env_line}"));
                 }
-                // The command exactly as `sh -c` receives it.
-                match templates.render(SiteKind::Shell, &format!("{pointer}/shell"), &ctx) {
-                    Ok(cmd) if cmd.trim_end().contains('\n') => {
-                        self.block(inner, "$ (sh -c)", cmd.trim_end())
+                // The command exactly as `sh -c` receives it, and the variables that carry
+                // its values into double quotes and here-documents.
+                let bounds = crate::template::Bounds::default();
+                match templates.render_shell(&format!("{pointer}/shell"), &ctx, &bounds) {
+                    Ok(cmd) => {
+                        let script = cmd.script.trim_end();
+                        if script.contains('\n') {
+                            self.block(inner, "$ (sh -c)", script);
+                        } else {
+                            self.line(inner, &format!("$ {script}"));
+                        }
+                        for (name, value) in &cmd.env {
+                            self.line(
+                                inner,
+                                &format!("  with {name}={}", crate::template::shell_quote(value)),
+                            );
+                        }
                     }
-                    Ok(cmd) => self.line(inner, &format!("$ {}", cmd.trim_end())),
                     Err(e) => self.problem(inner, &format!("template error in `shell`: {e}")),
                 }
             }

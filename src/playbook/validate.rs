@@ -286,6 +286,7 @@ impl Checker<'_> {
             }
             self.check_bracket_refs(site);
             self.check_code(site, templates, &names);
+            self.check_agent_options(site, &names);
             if site.pointer == "/branch" && !site.implicit {
                 self.check_branch(site, &names);
             }
@@ -407,22 +408,61 @@ impl Checker<'_> {
                     .help("values are shell-quoted so that issue text stays data; use `| safe` on values you wrote yourself"),
             );
         }
-        let reads_issue = names
-            .iter()
-            .any(|n| n == "issue" || n.starts_with("issue."));
-        if reads_issue {
+        // Where each value stands in the command, as the shell reads it (checked again on
+        // the rendered command at run time, where `{% if %}` branches are known).
+        let (outline, offsets) = scan::shell_outline(&site.source);
+        for r in crate::template::shell::check(&outline) {
+            let at = offsets[r.value];
+            let tag = site.source[at..]
+                .find("}}")
+                .map_or("{{", |end| &site.source[at..at + end + 2]);
+            let span = self.locate_at(site, at, tag);
+            let d = match r.why {
+                crate::template::shell::Why::Unreadable(_) => {
+                    Diagnostic::warning("shell-value", r.why.message())
+                }
+                _ => Diagnostic::error("shell-value", r.why.message()),
+            };
+            self.out.push(d.at(span).help(r.why.help()));
+        }
+        if let Some(source) = names.iter().find(|n| carries_issue_text(n)) {
             for (at, name) in scan::filters(&code) {
                 if name == "safe" {
                     self.out.push(
                         Diagnostic::warning(
                             "unsafe-issue-data",
-                            "`| safe` in a shell command that reads issue data: issue text is written by anyone who can open an issue and would run as shell code",
+                            format!("`| safe` in a shell command that reads `{source}`, which carries issue text: whoever opens an issue writes it, and it would run as shell code"),
                         )
                         .at(self.locate_at(site, at, name))
-                        .help("drop `| safe` (values are quoted automatically) or read it from $CW_ISSUE_TITLE / $CW_ISSUE_BODY"),
+                        .help("drop `| safe` (values stay data on their own) or read the text from $CW_ISSUE_TITLE / $CW_ISSUE_BODY_FILE"),
                     );
                 }
             }
+        }
+    }
+
+    /// Issue text may not choose aider's options, its model or where it sends the prompt.
+    fn check_agent_options(&mut self, site: &Site, names: &[String]) {
+        let Some(field) = [
+            "/aider/args/",
+            "/aider/model",
+            "/aider/api_base",
+            "/aider/edit_format",
+        ]
+        .into_iter()
+        .find(|f| site.pointer.contains(f)) else {
+            return;
+        };
+        if let Some(source) = names.iter().find(|n| carries_issue_text(n)) {
+            let field = field.trim_matches('/').replace('/', ".");
+            self.out.push(
+                Diagnostic::error(
+                    "issue-data-in-options",
+                    format!("`{field}` reads `{source}`, which carries issue text: whoever opens an issue would choose aider's options (`--read=/etc/passwd`), model or server"),
+                )
+                .at(self.locate(site, source))
+                .help("give aider issue text only in `message`, which it reads as a prompt; options are yours to write"),
+            );
         }
     }
 
@@ -735,6 +775,23 @@ impl Checker<'_> {
             }
             rest = after;
         }
+    }
+}
+
+/// Whether a name a template reads carries text whoever opens the issue wrote: the issue's
+/// text fields, and what steps printed or summarised (their processes see the issue).
+pub fn carries_issue_text(name: &str) -> bool {
+    let mut parts = name.split('.');
+    match (parts.next(), parts.next(), parts.next()) {
+        (Some("issue"), None, _) => true,
+        (Some("issue"), Some(f), _) => f != "number",
+        (Some("steps"), None | Some(_), None) => true,
+        (Some("steps"), Some(_), Some(f)) => {
+            matches!(f, "stdout" | "stderr" | "output" | "outputs")
+        }
+        (Some("run"), None, _) => true,
+        (Some("run"), Some("summary"), _) => true,
+        _ => false,
     }
 }
 

@@ -1,7 +1,7 @@
 //! Capturing a child's output: bounded in memory, complete in the log file, masked in both.
 //!
-//! Output is cut into lines (or 64 KiB pieces of a line that never ends), each piece masked
-//! before it is kept. Memory keeps only the last `limit` bytes of stdout, of stderr and of
+//! Output is cut into lines (or 64 KiB pieces of a line that never ends, cut where no secret
+//! and no character straddles the cut), each piece masked before it is kept. Memory keeps only the last `limit` bytes of stdout, of stderr and of
 //! the two interleaved; the log file gets everything.
 
 use std::fs::File;
@@ -175,8 +175,13 @@ pub async fn pump<R: AsyncRead + Unpin>(
         }
         pending.drain(..start);
         if pending.len() >= MAX_PIECE {
-            lock(&capture).push(stream, &pending);
-            pending.clear();
+            // A line that does not end: write what can be masked on its own now, keeping
+            // back any secret that straddles the cut and any half of a character.
+            let mut c = lock(&capture);
+            let cut = c.masker.split_point(&pending);
+            c.push(stream, &pending[..cut]);
+            drop(c);
+            pending.drain(..cut);
         }
     }
     if !pending.is_empty() {
@@ -204,6 +209,40 @@ mod tests {
             out.ends_with("\n0123456789\n") || out.ends_with("123456789\n"),
             "{out}"
         );
+    }
+
+    #[tokio::test]
+    async fn a_secret_or_a_character_across_a_piece_boundary_is_kept_whole() {
+        let secret = "s3cr3t-t0ken-value";
+        for shift in [1, 5, secret.len() - 1] {
+            let dir = tempfile::tempdir().unwrap();
+            let log = dir.path().join("log");
+            let cap = Capture::new(
+                1 << 20,
+                Some(File::create(&log).unwrap()),
+                Masker::new([secret]),
+            );
+            // One line far longer than a piece, with the secret straddling the first cut
+            // and a two-byte character on the second.
+            let mut line = "a".repeat(MAX_PIECE - shift);
+            line.push_str(secret);
+            line.push_str(&"b".repeat(MAX_PIECE - line.len() % MAX_PIECE + MAX_PIECE - 1));
+            line.push('é');
+            line.push_str(&"c".repeat(MAX_PIECE));
+            line.push('\n');
+            pump(line.as_bytes(), cap.clone(), Stream::Stdout, None).await;
+            let c = Capture::finish(cap);
+            let written = std::fs::read_to_string(&log).unwrap();
+            for text in [&c.stdout, &written] {
+                assert!(!text.contains(secret), "shift {shift}: unmasked");
+                assert!(text.contains("a***b"), "shift {shift}");
+                assert!(
+                    !text.contains('\u{fffd}'),
+                    "shift {shift}: a split character"
+                );
+                assert_eq!(text.matches('é').count(), 1);
+            }
+        }
     }
 
     #[tokio::test]

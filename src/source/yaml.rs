@@ -32,9 +32,15 @@ pub struct YamlError {
     pub span: Span,
 }
 
+/// How deeply mappings and sequences may nest. A playbook needs about ten levels; the YAML
+/// loader and everything after it (conversion, schema, dropping the tree) recurse once per
+/// level, so a file nested thousands deep would overflow the stack and abort the process.
+pub const MAX_DEPTH: usize = 64;
+
 impl Document {
     /// Parses exactly one YAML document.
     pub fn parse(text: &str) -> Result<Document, YamlError> {
+        check_depth(text)?;
         let docs = MarkedYaml::load_from_str(text).map_err(|e| {
             let m = e.marker();
             YamlError {
@@ -95,6 +101,35 @@ impl Document {
             }
         }
     }
+}
+
+/// Refuses a document nested deeper than [`MAX_DEPTH`], before anything recursive reads it:
+/// the parser's events are a flat stream, so counting them cannot overflow.
+fn check_depth(text: &str) -> Result<(), YamlError> {
+    use saphyr_parser::{Event, Parser};
+    let mut depth = 0usize;
+    for event in Parser::new_from_str(text) {
+        // A syntax error is reported by the loader, with its own words.
+        let Ok((event, span)) = event else {
+            return Ok(());
+        };
+        match event {
+            Event::SequenceStart(..) | Event::MappingStart(..) => {
+                depth += 1;
+                if depth > MAX_DEPTH {
+                    return Err(YamlError {
+                        message: format!(
+                            "the YAML nests deeper than {MAX_DEPTH} levels of mappings and sequences"
+                        ),
+                        span: Span::point(span.start.line(), span.start.col() + 1),
+                    });
+                }
+            }
+            Event::SequenceEnd | Event::MappingEnd => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+    }
+    Ok(())
 }
 
 /// Appends one reference token to a JSON pointer (RFC 6901 escaping).
@@ -235,6 +270,43 @@ mod tests {
         assert!(err.message.starts_with("invalid YAML"));
         let err = Document::parse("a: 1\n---\nb: 2\n").unwrap_err();
         assert!(err.message.contains("one YAML document"));
+    }
+
+    #[test]
+    fn deep_nesting_is_refused_with_its_line_not_a_stack_overflow() {
+        // Block mappings, block sequences on one line, and flow collections: each deep
+        // enough to overflow a 2 MiB thread stack if anything recursed over it.
+        let mut block = String::from("vars:\n");
+        for i in 0..20_000 {
+            block.push_str(&" ".repeat(i + 1));
+            block.push_str("a:\n");
+        }
+        let seq = format!("{}1\n", "- ".repeat(20_000));
+        let flow = format!("x: {}{}\n", "[".repeat(20_000), "]".repeat(20_000));
+        for text in [block, seq, flow] {
+            let err = std::thread::Builder::new()
+                .stack_size(256 * 1024)
+                .spawn(move || Document::parse(&text).unwrap_err())
+                .unwrap()
+                .join()
+                .expect("no stack overflow");
+            assert!(
+                err.message.contains("deeper than 64 levels")
+                    || err.message.contains("recursion limit"),
+                "{err:?}"
+            );
+        }
+        let mut ok = String::new();
+        for i in 0..MAX_DEPTH {
+            ok.push_str(&" ".repeat(i));
+            ok.push_str("a:\n");
+        }
+        assert!(Document::parse(&ok).is_ok());
+        let mut deep = ok.clone();
+        deep.push_str(&" ".repeat(MAX_DEPTH));
+        deep.push_str("a: 1\n");
+        let err = Document::parse(&deep).unwrap_err();
+        assert_eq!(err.span.line, MAX_DEPTH + 1, "{err:?}");
     }
 
     #[test]

@@ -304,8 +304,8 @@ pub fn prepare(
 }
 
 /// Resolves a path or glob of `files`/`read` to paths relative to `cwd`, refusing any that
-/// lead outside the checkout (`..`, absolute paths, symlinks). A plain path that does not
-/// exist yet is kept: aider may create it.
+/// lead outside the checkout (`..`, absolute paths, symlinks, dangling ones included). A
+/// plain path that does not exist yet is kept: aider may create it.
 pub fn resolve_paths(
     field: &str,
     pattern: &str,
@@ -315,21 +315,10 @@ pub fn resolve_paths(
 ) -> Result<Vec<String>, String> {
     let pattern = pattern.trim();
     check_relative(pattern).map_err(|why| format!("`{field}` entry `{pattern}` {why}"))?;
-    let root = checkout
-        .canonicalize()
-        .map_err(|e| format!("failed to resolve the checkout: {e}"))?;
     let inside = |rel: &str| -> Result<(), String> {
-        let path = cwd.join(rel);
-        let Ok(real) = path.canonicalize() else {
-            return Ok(());
-        }; // does not exist (yet)
-        if real.starts_with(&root) {
-            Ok(())
-        } else {
-            Err(format!(
-                "`{field}` entry `{rel}` leads outside the checkout (symlink)"
-            ))
-        }
+        crate::adapters::fs::inside(checkout, cwd, rel)
+            .map(drop)
+            .map_err(|why| format!("`{field}` entry `{rel}` {why}"))
     };
     if !pattern.contains(['*', '?', '[', '{']) {
         inside(pattern)?;

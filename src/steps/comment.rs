@@ -55,7 +55,7 @@ async fn comment(s: &Services, call: &StepCall<'_>) -> Result<StepResult, StepRe
             let text = format!(
                 "comment: not sent (no GitHub credentials). It would comment on {repo}#{issue}:\n{body}\n"
             );
-            print!("{text}");
+            print!("{}", crate::text::for_stdout(&text));
             (
                 text,
                 Some("not sent: no GitHub credentials (printed instead)".to_owned()),

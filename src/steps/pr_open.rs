@@ -177,7 +177,7 @@ pub async fn run(s: &Services, call: &StepCall<'_>, spec: &PrOpenSpec) -> StepRe
             s.run.branch,
             req.describe()
         );
-        print!("{text}");
+        print!("{}", crate::text::for_stdout(&text));
         log.push_str(&text);
         return finish(
             s,

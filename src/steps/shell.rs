@@ -1,38 +1,64 @@
 //! The `shell` step: a command run with `sh -c` in the checkout.
 //!
-//! The command is a template whose every `{{ }}` output is shell-quoted (see
-//! `crate::template`), so issue text and step outputs reach the shell as single words.
+//! The command is a template whose values (issue text, step outputs: anything the author did
+//! not mark safe) stay data whatever quotes surround them: outside quotes they are quoted,
+//! inside double quotes and here-documents they become variables the process gets, and where
+//! neither is safe the step fails before anything runs (see `crate::template::shell`).
 
 use crate::engine::executor::{Services, StepCall, run_process};
-use crate::engine::state::StepResult;
-use crate::template::SiteKind;
+use crate::engine::state::{StepResult, StepStatus};
+use crate::template::{Bound, Bounds};
 
 /// Linux refuses a single argument longer than this (MAX_ARG_STRLEN).
 const MAX_ARG: usize = 128 * 1024 - 1;
 
 pub async fn run(s: &Services, call: &StepCall<'_>) -> StepResult {
-    let command = match s.run.templates.render(
-        SiteKind::Shell,
-        &format!("{}/shell", call.pointer),
-        &call.ctx,
-    ) {
-        Ok(c) => c,
-        Err(e) => return StepResult::failed(format!("template error in `shell`: {e}")),
+    let bounds = Bounds {
+        deadline: Some(call.deadline.into_std()),
+        cancel: Some(s.run.cancel.clone()),
     };
-    if command.len() > MAX_ARG {
+    let command =
+        match s
+            .run
+            .templates
+            .render_shell(&format!("{}/shell", call.pointer), &call.ctx, &bounds)
+        {
+            Ok(c) => c,
+            Err(e) => {
+                let status = match e.bound {
+                    Some(Bound::Deadline) => StepStatus::TimedOut,
+                    Some(Bound::Cancelled) => StepStatus::Cancelled,
+                    _ => StepStatus::Failure,
+                };
+                return StepResult::with_status(status, format!("template error in `shell`: {e}"));
+            }
+        };
+    if command.script.len() > MAX_ARG {
         return StepResult::failed(format!(
             "the rendered command is {} KiB, over the {} KiB one argument may have; read large values from a file or shorten them (`| tail(60)`)",
-            command.len() / 1024,
+            command.script.len() / 1024,
             (MAX_ARG + 1) / 1024
         ));
     }
-    tracing::debug!(step = %call.step.id, command = %s.masker.mask(&command), "running shell command");
+    let mut env = call.env.clone();
+    for (name, value) in &command.env {
+        if !crate::process::env::env_safe(name, value) {
+            return StepResult::failed(format!(
+                "a value in double quotes or a here-document is {} KiB, over the {} KiB a variable may hold; read large text from a file (the issue body is in $CW_ISSUE_BODY_FILE) or shorten it (`| tail(60)`)",
+                value.len() / 1024,
+                (MAX_ARG + 1) / 1024
+            ));
+        }
+        env.insert(name.clone(), value.clone());
+    }
+    tracing::debug!(step = %call.step.id, command = %s.masker.mask(&command.script), "running shell command");
     run_process(
         s,
         call,
         &s.shell,
-        vec!["-c".into(), command.clone()],
-        &format!("$ {command}"),
+        vec!["-c".into(), command.script.clone()],
+        env,
+        &format!("$ {}", command.script),
     )
     .await
 }

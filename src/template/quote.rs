@@ -1,38 +1,25 @@
 //! POSIX shell quoting: how a value becomes one word of an `sh -c` command.
 
-use minijinja::Value;
-use minijinja::value::ValueKind;
-
-/// Quotes `s` so that `sh` reads it back as exactly one word with the same bytes.
-/// Words made only of characters no shell treats specially stay as they are.
-pub fn shell_quote(s: &str) -> String {
-    let plain = !s.is_empty()
+/// Whether `s` is made only of characters no shell treats specially, outside quotes, inside
+/// double quotes or in a here-document.
+pub fn is_plain(s: &str) -> bool {
+    !s.is_empty()
         && s.bytes().all(|b| {
             b.is_ascii_alphanumeric()
                 || matches!(
                     b,
                     b'_' | b'-' | b'.' | b'/' | b',' | b':' | b'@' | b'%' | b'+' | b'='
                 )
-        });
-    if plain {
+        })
+}
+
+/// Quotes `s` so that `sh` reads it back as exactly one word with the same bytes.
+/// Words made only of characters no shell treats specially stay as they are.
+pub fn shell_quote(s: &str) -> String {
+    if is_plain(s) {
         s.to_owned()
     } else {
         format!("'{}'", s.replace('\'', r"'\''"))
-    }
-}
-
-/// A template value as shell words: a list becomes one quoted word per item, anything else
-/// one quoted word of its text.
-pub fn shell_words(value: &Value) -> String {
-    match value.kind() {
-        ValueKind::Seq => match value.try_iter() {
-            Ok(items) => items
-                .map(|item| shell_quote(&item.to_string()))
-                .collect::<Vec<_>>()
-                .join(" "),
-            Err(_) => shell_quote(&value.to_string()),
-        },
-        _ => shell_quote(&value.to_string()),
     }
 }
 
@@ -68,11 +55,5 @@ mod tests {
             .output()
             .unwrap();
         assert_eq!(String::from_utf8(out.stdout).unwrap(), hostile);
-    }
-
-    #[test]
-    fn lists_become_one_word_per_item() {
-        let v = Value::from(vec!["a b", "c"]);
-        assert_eq!(shell_words(&v), "'a b' c");
     }
 }

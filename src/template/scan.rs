@@ -78,6 +78,67 @@ pub fn code_of(source: &str, kind: SiteKind) -> String {
     String::from_utf8(out).unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned())
 }
 
+/// A shell template as the shell would see it, for the validator: every `{{ }}` that writes a
+/// value becomes a placeholder (see [`super::shell`]), one that writes code the author wrote
+/// (`vars.x`, `attempt.x`, `| safe`) becomes a plain word, and tags and comments vanish.
+/// Returns the text and, per placeholder, the byte offset of its `{{` in the source.
+pub fn shell_outline(source: &str) -> (String, Vec<usize>) {
+    let mut out = String::new();
+    let mut at = Vec::new();
+    let mut i = 0;
+    while i < source.len() {
+        let rest = &source[i..];
+        if rest.starts_with("{% raw %}") || rest.starts_with("{%- raw %}") {
+            let body = rest.find("%}").map_or(rest.len(), |e| e + 2);
+            let end = rest.find("endraw").unwrap_or(rest.len());
+            let inner_end = rest[..end].rfind("{%").unwrap_or(end);
+            out.push_str(&rest[body.min(inner_end)..inner_end]);
+            i += rest[end..].find("%}").map_or(rest.len(), |e| end + e + 2);
+            continue;
+        }
+        let close = if rest.starts_with("{{") {
+            "}}"
+        } else if rest.starts_with("{%") {
+            "%}"
+        } else if rest.starts_with("{#") {
+            "#}"
+        } else {
+            let c = rest.chars().next().expect("not empty");
+            out.push(c);
+            i += c.len_utf8();
+            continue;
+        };
+        let end = rest[2..].find(close).map_or(rest.len(), |e| e + 4);
+        if close == "}}" {
+            let expr = rest[2..end.saturating_sub(2).max(2)]
+                .trim_matches(|c: char| c == '-' || c == '+' || c.is_whitespace());
+            if writes_code(expr) {
+                out.push('x');
+            } else {
+                out.push(super::shell::placeholder(at.len()));
+                at.push(i);
+            }
+        }
+        i += end;
+    }
+    (out, at)
+}
+
+/// Whether a `{{ }}` expression writes text the author wrote, inserted as it is.
+fn writes_code(expr: &str) -> bool {
+    let e = expr.trim();
+    if let Some(head) = e.strip_suffix("safe")
+        && head.trim_end().ends_with('|')
+    {
+        return true;
+    }
+    let path = e.strip_prefix("vars").or_else(|| e.strip_prefix("attempt"));
+    path.is_some_and(|p| {
+        p.chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '[' | ']' | '"' | '\''))
+    }) && !e.starts_with("attempt.number")
+}
+
 fn is_ident(b: u8) -> bool {
     b.is_ascii_alphanumeric() || b == b'_'
 }
@@ -165,18 +226,30 @@ pub fn uncalled<'a>(code: &'a str, functions: &[&str]) -> Vec<(usize, &'a str)> 
         .collect()
 }
 
-/// Offsets of `{% autoescape … %}` blocks.
-pub fn autoescape_blocks(source: &str, code: &str) -> Vec<usize> {
+/// The tags of `{% … %}` blocks (`if`, `for`, `include`, …) with their offsets.
+pub fn tags<'a>(source: &str, code: &'a str) -> Vec<(usize, &'a str)> {
     idents(code)
         .into_iter()
-        .filter(|(at, w)| {
+        .filter(|(at, _)| {
             let before = source[..*at].trim_end();
-            *w == "autoescape"
-                && (before.ends_with("{%") || before.ends_with("{%-") || before.ends_with("{%+"))
+            before.ends_with("{%") || before.ends_with("{%-") || before.ends_with("{%+")
         })
+        .collect()
+}
+
+/// Offsets of `{% autoescape … %}` blocks.
+pub fn autoescape_blocks(source: &str, code: &str) -> Vec<usize> {
+    tags(source, code)
+        .into_iter()
+        .filter(|(_, w)| *w == "autoescape")
         .map(|(at, _)| at)
         .collect()
 }
+
+/// The tags that load another template. Every template of a playbook is compiled into one
+/// environment under its own name, so `{% include %}` could pull a text template (no shell
+/// quoting) into a shell command: a playbook's templates may not load templates.
+pub const LOADING_TAGS: [&str; 4] = ["include", "import", "from", "extends"];
 
 /// String literals compared with a `status` (`steps.x.status == "sucess"`): offset and text.
 pub fn status_literals<'a>(source: &'a str, code: &str) -> Vec<(usize, &'a str)> {
@@ -256,6 +329,18 @@ mod tests {
         assert_eq!(
             filters(&code).iter().map(|f| f.1).collect::<Vec<_>>(),
             ["upper"]
+        );
+    }
+
+    #[test]
+    fn outlines_a_shell_template() {
+        let src = "{{ vars.cmd }} {% if x %}-v{% endif %} \"{{ issue.title }}\" {# c #}{{ x | safe }} '{{ steps.a.output }}'";
+        let (text, at) = shell_outline(src);
+        let p = super::super::shell::placeholder;
+        assert_eq!(text, format!("x -v \"{}\" x '{}'", p(0), p(1)));
+        assert_eq!(
+            at,
+            [src.find("{{ issue").unwrap(), src.find("{{ steps").unwrap()]
         );
     }
 

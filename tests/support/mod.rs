@@ -388,8 +388,15 @@ pub fn redactions(extra: &[(&str, &str)]) -> insta::Settings {
     s
 }
 
+/// `env` output as a map; `env -0` output (NUL-separated) keeps values with line breaks.
 pub fn env_map(text: &str) -> BTreeMap<String, String> {
-    text.lines()
+    let entries: Vec<&str> = if text.contains('\0') {
+        text.split('\0').collect()
+    } else {
+        text.lines().collect()
+    };
+    entries
+        .into_iter()
         .filter_map(|l| l.split_once('=').map(|(k, v)| (k.to_owned(), v.to_owned())))
         .collect()
 }

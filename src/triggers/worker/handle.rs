@@ -246,9 +246,14 @@ impl Worker {
             Err(e) => return self.permanent(task, None, e.to_string()).await,
         };
         // One task on a run branch at a time: two deliveries of one issue wait for each
-        // other rather than share the branch (and its worktree).
+        // other rather than share the branch (and its worktree). Case is ignored: on a
+        // case-insensitive file system (macOS) `Fix/x` and `fix/x` are one ref file.
         let _branch = self
-            .lock(format!("branch:{}:{branch}", mirror.dir.display()))
+            .lock(format!(
+                "branch:{}:{}",
+                mirror.dir.display(),
+                branch.to_lowercase()
+            ))
             .await;
 
         let key = state::key(task, &chosen.hash);
