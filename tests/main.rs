@@ -4,9 +4,11 @@ mod support;
 
 mod cli_init;
 mod cli_validate;
+mod corpus;
 mod doctor;
 mod e2e;
 mod eval;
+mod hardening;
 mod history;
 mod robustness;
 mod run_aider;

@@ -697,6 +697,50 @@ fn a_repo_route_uses_the_repositorys_own_playbook_and_reports_an_invalid_one() {
 }
 
 #[test]
+fn a_repository_playbook_nested_too_deep_is_reported_and_the_worker_goes_on() {
+    let s = Setup::new(
+        3,
+        Knobs {
+            routes: "  - { label: use-repo, playbook: repo }\n",
+            ..Knobs::default()
+        },
+        SOLVE,
+    );
+    let remote = s.remote.to_str().unwrap().to_owned();
+    // Nested 1000 deep: enough to overflow a worker thread's stack if anything recursed.
+    let mut deep = String::from("version: 1\nname: own\nvars:\n  x:\n");
+    for i in 0..1000 {
+        deep.push_str(&" ".repeat(2 * i + 4));
+        deep.push_str("a:\n");
+    }
+    deep.push_str("steps:\n  - { id: a, shell: echo }\n");
+    s.push_to_remote(&[(".codingworker.yml", &deep)]);
+    s.queue
+        .send(&s.issue("acme/demo", 9, "d-1", &remote, &["auto-code", "use-repo"]));
+    s.queue
+        .send(&s.issue("acme/demo", 10, "d-2", &remote, &["auto-code"]));
+    let ran = s.once();
+    assert_eq!(ran.code, 0, "{}", ran.stderr);
+    let comment = s
+        .github
+        .comments()
+        .into_iter()
+        .find(|c| c.issue == 9)
+        .expect("a comment on issue 9");
+    assert!(
+        comment.body.contains("is not a valid playbook")
+            && comment.body.contains("nests deeper than 64 levels"),
+        "{}",
+        comment.body
+    );
+    assert_eq!(
+        git(&s.remote, &["show", "auto-code/issue-10:solved.txt"]),
+        "Write solved.txt\n"
+    );
+    assert_eq!(s.queue.depth(), (0, 0));
+}
+
+#[test]
 fn the_workers_token_reaches_no_process_log_report_or_pull_request() {
     // The token lives in a variable whose name does not look like a credential.
     let pat = "ghp_customVariableToken98765";

@@ -3,7 +3,9 @@
 //!
 //! Local work goes through git2 (libgit2). Pushing runs the `git` CLI: libgit2 has no
 //! `--force-with-lease`, and its https transport needs OpenSSL on Linux. A token for https
-//! travels in the child's environment (`GIT_CONFIG_*`), never on disk or on the command line.
+//! reaches git through a socket it inherits as file descriptor 3, read by a credential helper
+//! for the remote's host only: never in an environment, on a command line or on disk, where
+//! other processes of the same user (a step's) could read it.
 
 use std::path::{Path, PathBuf};
 
@@ -400,16 +402,34 @@ const HARDENING: [&str; 8] = [
     "protocol.ext.allow=never",
 ];
 
+/// The credential helper: for `get`, the answer waiting on fd 3 (a socket nobody else holds).
+/// `store` and `erase` are ignored.
+const HELPER: &str = "!f() { test \"$1\" = get || exit 0; cat <&3; }; f";
+
+/// A socket holding git's credential answer for `token`, closed for writing: whoever reads
+/// it gets the answer, then end of file. Unlike a pipe or a file, a socket cannot be opened
+/// again through `/proc/PID/fd` by another process.
+fn credential_socket(token: &str) -> std::io::Result<std::os::fd::OwnedFd> {
+    use std::io::Write;
+    if token.contains(['\n', '\0']) {
+        return Err(std::io::Error::other("the token holds a line break or NUL"));
+    }
+    let (ours, theirs) = std::os::unix::net::UnixStream::pair()?;
+    (&ours).write_all(format!("username=x-access-token\npassword={token}\n").as_bytes())?;
+    drop(ours);
+    Ok(theirs.into())
+}
+
 impl Remote {
     /// A git command in `dir` with a scrubbed environment: the basics from `parent`,
-    /// `SSH_AUTH_SOCK` for ssh remotes, and the token as an `http.<origin>/.extraHeader`
-    /// through `GIT_CONFIG_*` (never on the command line, never on disk; a URL rewritten to
-    /// another host does not get it).
+    /// `SSH_AUTH_SOCK` for ssh remotes, and the token on a socket (fd 3) that a credential
+    /// helper scoped to the remote's origin reads: a URL rewritten to another host does not
+    /// get it, and no other process can read it from git's environment or arguments.
     pub(crate) fn git(
         &self,
         dir: &Path,
         parent: &std::collections::BTreeMap<String, String>,
-        args: &[&str],
+        args_in: &[&str],
     ) -> crate::process::Command {
         let mut env = crate::process::env::passthrough(parent);
         if let Some(sock) = parent.get("SSH_AUTH_SOCK") {
@@ -421,29 +441,29 @@ impl Remote {
         // proxies still come from HTTPS_PROXY and friends.
         env.insert("GIT_CONFIG_NOSYSTEM".into(), "1".into());
         env.insert("GIT_CONFIG_GLOBAL".into(), "/dev/null".into());
+        let mut args: Vec<String> = HARDENING.iter().map(|s| (*s).to_owned()).collect();
+        let mut fd3 = None;
         if let (Some(token), Some(origin)) = (&self.token, origin_of(&self.url)) {
-            use base64::Engine as _;
-            let basic =
-                base64::engine::general_purpose::STANDARD.encode(format!("x-access-token:{token}"));
-            env.insert("GIT_CONFIG_COUNT".into(), "1".into());
-            env.insert(
-                "GIT_CONFIG_KEY_0".into(),
-                format!("http.{origin}/.extraHeader"),
-            );
-            env.insert(
-                "GIT_CONFIG_VALUE_0".into(),
-                format!("Authorization: Basic {basic}"),
-            );
+            match credential_socket(token) {
+                Ok(fd) => {
+                    fd3 = Some(std::sync::Arc::new(fd));
+                    args.extend([
+                        "-c".to_owned(),
+                        format!("credential.{origin}.helper={HELPER}"),
+                    ]);
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, "failed to hand the token to git; going on without it")
+                }
+            }
         }
+        args.extend(args_in.iter().map(|s| (*s).to_owned()));
         crate::process::Command {
             program: "git".into(),
-            args: HARDENING
-                .iter()
-                .chain(args)
-                .map(|s| (*s).to_owned())
-                .collect(),
+            args,
             cwd: dir.to_path_buf(),
             env,
+            fd3,
         }
     }
 
@@ -608,17 +628,29 @@ mod tests {
                 "0123abc",
             )
             .unwrap();
-        assert_eq!(
-            cmd.env["GIT_CONFIG_KEY_0"],
-            "http.https://github.com/.extraHeader"
-        );
         assert!(
-            !cmd.args.iter().any(|a| a.contains("tok")),
-            "the token is not on the command line"
+            cmd.args
+                .contains(&format!("credential.https://github.com.helper={HELPER}"))
+        );
+        assert!(cmd.fd3.is_some());
+        assert!(
+            !cmd.args
+                .iter()
+                .chain(cmd.env.values())
+                .any(|a| a.contains("tok")),
+            "the token is in no argument and no variable"
         );
         assert!(cmd.args.contains(&"core.hooksPath=/dev/null".to_owned()));
         assert!(cmd.args.contains(&"0123abc:refs/heads/b".to_owned()));
         assert_eq!(cmd.env["GIT_CONFIG_GLOBAL"], "/dev/null");
+        // A remote on another host, or without a token, gets no helper and no socket.
+        let plain = Remote {
+            url: "/srv/git/r.git".into(),
+            token: Some("tok".into()),
+        }
+        .push(Path::new("/tmp"), &Default::default(), "b", None, "0123abc")
+        .unwrap();
+        assert!(plain.fd3.is_none());
         assert!(
             Remote {
                 url: "--upload-pack=x".into(),
@@ -627,6 +659,158 @@ mod tests {
             .ls_remote(Path::new("/tmp"), &Default::default(), "b")
             .is_err()
         );
+    }
+
+    /// An HTTP git server that wants Basic credentials: answers 401 until it gets them, then
+    /// (after a pause that gives a spy time to look) advertises one branch. Returns its URL
+    /// and the credentials it was sent.
+    fn git_http_server(
+        sha: &'static str,
+    ) -> (String, std::sync::Arc<std::sync::Mutex<Vec<String>>>) {
+        use std::io::{BufRead, BufReader, Write};
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let url = format!("http://{}/o/r.git", listener.local_addr().unwrap());
+        let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let got = seen.clone();
+        std::thread::spawn(move || {
+            for stream in listener.incoming().flatten() {
+                let mut reader = BufReader::new(stream.try_clone().unwrap());
+                let mut auth = None;
+                loop {
+                    let mut line = String::new();
+                    if reader.read_line(&mut line).unwrap_or(0) == 0 || line == "\r\n" {
+                        break;
+                    }
+                    if let Some(v) = line.strip_prefix("Authorization: ") {
+                        auth = Some(v.trim().to_owned());
+                    }
+                }
+                let mut out = stream;
+                let Some(auth) = auth else {
+                    let _ = out.write_all(b"HTTP/1.1 401 Unauthorized\r\nWWW-Authenticate: Basic realm=\"git\"\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
+                    continue;
+                };
+                got.lock().unwrap().push(auth);
+                std::thread::sleep(std::time::Duration::from_millis(400));
+                let pkt = |s: &str| format!("{:04x}{s}", s.len() + 4);
+                let body = format!(
+                    "{}0000{}0000",
+                    pkt("# service=git-upload-pack\n"),
+                    pkt(&format!("{sha} refs/heads/main\0multi_ack\n"))
+                );
+                let _ = write!(
+                    out,
+                    "HTTP/1.1 200 OK\r\nContent-Type: application/x-git-upload-pack-advertisement\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                    body.len()
+                );
+            }
+        });
+        (url, seen)
+    }
+
+    /// What every `git` process of ours shows to another process of the same user while it
+    /// runs: its environment, its arguments, and what its open descriptors give when opened
+    /// again through /proc.
+    fn spy_on_git(
+        stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    ) -> std::thread::JoinHandle<(usize, String)> {
+        std::thread::spawn(move || {
+            let mut seen = std::collections::HashSet::new();
+            let mut text = String::new();
+            while !stop.load(std::sync::atomic::Ordering::SeqCst) {
+                for e in std::fs::read_dir("/proc").unwrap().flatten() {
+                    let Some(pid) = e.file_name().to_str().and_then(|p| p.parse::<u32>().ok())
+                    else {
+                        continue;
+                    };
+                    let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
+                    let cmdline = String::from_utf8_lossy(&cmdline).replace('\0', " ");
+                    if !(cmdline.starts_with("git ")
+                        || cmdline.contains("git-remote-http")
+                        || cmdline.contains("<&3"))
+                    {
+                        continue;
+                    }
+                    seen.insert(pid);
+                    text.push_str(&cmdline);
+                    let env = std::fs::read(format!("/proc/{pid}/environ")).unwrap_or_default();
+                    text.push_str(&String::from_utf8_lossy(&env));
+                    if let Ok(fds) = std::fs::read_dir(format!("/proc/{pid}/fd")) {
+                        for fd in fds.flatten() {
+                            // Opening a socket through /proc fails; a file would give what
+                            // is in it (pipes are left alone: reading one steals git's data).
+                            let target = std::fs::read_link(fd.path()).unwrap_or_default();
+                            if target.to_string_lossy().starts_with("pipe:") {
+                                continue;
+                            }
+                            use std::os::unix::fs::OpenOptionsExt;
+                            if let Ok(mut f) = std::fs::OpenOptions::new()
+                                .read(true)
+                                .custom_flags(nix::libc::O_NONBLOCK)
+                                .open(fd.path())
+                            {
+                                let mut buf = vec![0u8; 4096];
+                                if let Ok(n) = std::io::Read::read(&mut f, &mut buf) {
+                                    text.push_str(&String::from_utf8_lossy(&buf[..n]));
+                                }
+                            }
+                        }
+                    }
+                }
+                std::thread::sleep(std::time::Duration::from_millis(5));
+            }
+            (seen.len(), text)
+        })
+    }
+
+    #[tokio::test]
+    async fn the_token_reaches_the_server_and_no_other_process_can_read_it() {
+        use base64::Engine as _;
+        let sha = "0123456789abcdef0123456789abcdef01234567";
+        let (url, seen) = git_http_server(sha);
+        let token = "ghs_spytarget0123456789abcdefABCDEF";
+        let dir = tempfile::tempdir().unwrap();
+        let remote = Remote {
+            url,
+            token: Some(token.into()),
+        };
+        let cmd = remote
+            .ls_remote(dir.path(), &crate::process::env::current(), "main")
+            .unwrap();
+        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let spy = spy_on_git(stop.clone());
+        let sup = crate::process::Supervision {
+            deadline: tokio::time::Instant::now() + std::time::Duration::from_secs(30),
+            cancel: tokio_util::sync::CancellationToken::new(),
+            grace: std::time::Duration::from_secs(1),
+            limit: 1 << 20,
+            log: None,
+            masker: crate::mask::Masker::default(),
+            watch: None,
+        };
+        let done = crate::process::run(&cmd, &sup, None).await.unwrap();
+        stop.store(true, std::sync::atomic::Ordering::SeqCst);
+        let (processes, text) = spy.join().unwrap();
+        assert_eq!(
+            done.ending,
+            crate::process::Ending::Exited(0),
+            "{}",
+            done.captured.output
+        );
+        assert!(
+            done.captured.stdout.contains(sha),
+            "{}",
+            done.captured.stdout
+        );
+        let basic =
+            base64::engine::general_purpose::STANDARD.encode(format!("x-access-token:{token}"));
+        assert_eq!(*seen.lock().unwrap(), [format!("Basic {basic}")]);
+        assert!(
+            processes >= 1,
+            "the spy saw no git process: the test proves nothing"
+        );
+        assert!(!text.contains(token), "the spy read the token");
+        assert!(!text.contains(&basic), "the spy read the token's header");
     }
 
     #[test]

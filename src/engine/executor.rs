@@ -868,6 +868,7 @@ pub(crate) async fn run_process_env(
         args,
         cwd: call.cwd.clone(),
         env,
+        fd3: None,
     };
     let mut sup = call.supervision(s);
     sup.watch = watch.clone();

@@ -273,6 +273,7 @@ async fn call_agent(
         args: inv.args.clone(),
         cwd: repo.to_path_buf(),
         env: child_env,
+        fd3: None,
     };
     let sup = Supervision {
         deadline: tokio::time::Instant::now() + plan.limit,

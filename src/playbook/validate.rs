@@ -405,7 +405,7 @@ impl Checker<'_> {
             self.out.push(
                 Diagnostic::error("autoescape", "`autoescape` cannot be changed in a shell command")
                     .at(self.locate_at(site, at, "autoescape"))
-                    .help("values are shell-quoted so that issue text stays data; use `| safe` on values you wrote yourself"),
+                    .help("values stay data on their own (quoted, or passed in variables); use `| safe` on values you wrote yourself"),
             );
         }
         // Where each value stands in the command, as the shell reads it (checked again on

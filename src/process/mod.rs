@@ -1,12 +1,14 @@
-//! Child processes: spawned in their own process group with a scrubbed environment, output
-//! captured and logged, and stopped as a group.
+//! Child processes: spawned in their own process group with a scrubbed environment, under a
+//! supervisor (see [`supervise`]), output captured and logged, and stopped as a tree.
 //!
-//! On a timeout or cancellation the whole group gets SIGTERM, then SIGKILL after a grace
-//! period, so a test runner's or aider's children die with it. When the main process ends
-//! on its own, what is left of its group is killed too: a step's processes end with the step.
+//! On a timeout or cancellation the group gets SIGTERM, and the supervisor sends it to every
+//! process below it, whatever group or session it moved to; SIGKILL follows after a grace
+//! period. When the main process ends on its own, what is left below it is killed too: a
+//! step's processes end with the step.
 
 pub mod capture;
 pub mod env;
+pub mod supervise;
 
 use std::collections::BTreeMap;
 use std::fs::File;
@@ -30,6 +32,9 @@ pub struct Command {
     pub cwd: PathBuf,
     /// The complete environment (nothing is inherited).
     pub env: BTreeMap<String, String>,
+    /// A file descriptor the process gets as its fd 3 (and nothing else of ours): how a
+    /// credential reaches `git` without sitting in any process's environment or arguments.
+    pub fd3: Option<std::sync::Arc<std::os::fd::OwnedFd>>,
 }
 
 /// How to supervise it.
@@ -123,8 +128,10 @@ pub struct SpawnError {
     pub source: std::io::Error,
 }
 
-/// Kills the group when dropped, unless disarmed: a dropped run leaves no process behind.
-struct GroupGuard(Option<Pid>);
+/// Stops the group when dropped, unless disarmed: a dropped run leaves no process behind. A
+/// supervised group gets SIGTERM (its supervisor then kills the whole tree, after the grace
+/// period); an unsupervised one SIGKILL.
+struct GroupGuard(Option<Pid>, Signal);
 
 impl GroupGuard {
     fn disarm(&mut self) {
@@ -135,7 +142,7 @@ impl GroupGuard {
 impl Drop for GroupGuard {
     fn drop(&mut self) {
         if let Some(pgid) = self.0 {
-            let _ = killpg(pgid, Signal::SIGKILL);
+            let _ = killpg(pgid, self.1);
         }
     }
 }
@@ -156,9 +163,29 @@ pub async fn run(
         capture::lock(&capture).note(h);
     }
 
-    let mut command = tokio::process::Command::new(&cmd.program);
+    let (program, args, grace) = match supervise::program() {
+        Some(supervisor) => {
+            // The supervisor reports a program it cannot start only on stderr: find it here,
+            // so that a missing program is an error to the caller as it is unsupervised.
+            locate(&cmd.program, cmd.env.get("PATH"), &cmd.cwd).map_err(|source| SpawnError {
+                program: cmd.program.clone(),
+                source,
+            })?;
+            (
+                supervisor.as_os_str().to_owned(),
+                supervise::wrap(sup.grace, &cmd.program, &cmd.args),
+                // The supervisor waits the grace period itself; then we wait for it.
+                sup.grace + supervise::MARGIN,
+            )
+        }
+        None => (cmd.program.clone().into(), cmd.args.clone(), sup.grace),
+    };
+    let mut command = tokio::process::Command::new(&program);
+    if supervise::program().is_some() {
+        command.arg0("codingworker");
+    }
     command
-        .args(&cmd.args)
+        .args(&args)
         .current_dir(&cmd.cwd)
         .env_clear()
         .envs(&cmd.env)
@@ -166,13 +193,38 @@ pub async fn run(
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .process_group(0)
-        .kill_on_drop(true);
+        // A supervisor must live to clean up: the guard below asks it to stop instead.
+        .kill_on_drop(supervise::program().is_none());
+    if let Some(fd) = &cmd.fd3 {
+        use std::os::fd::AsRawFd;
+        let raw = fd.as_raw_fd();
+        // SAFETY: between fork and exec only dup2/fcntl, which are async-signal-safe; dup2
+        // leaves the new descriptor without close-on-exec, so the program inherits it.
+        unsafe {
+            command.pre_exec(move || {
+                if raw == 3 {
+                    nix::fcntl::fcntl(
+                        std::os::fd::BorrowedFd::borrow_raw(3),
+                        nix::fcntl::FcntlArg::F_SETFD(nix::fcntl::FdFlag::empty()),
+                    )?;
+                } else if nix::libc::dup2(raw, 3) < 0 {
+                    return Err(std::io::Error::last_os_error());
+                }
+                Ok(())
+            });
+        }
+    }
     let mut child = command.spawn().map_err(|source| SpawnError {
         program: cmd.program.clone(),
         source,
     })?;
     let pgid = child.id().map(|id| Pid::from_raw(id as i32));
-    let mut guard = GroupGuard(pgid);
+    let stop = if supervise::program().is_some() {
+        Signal::SIGTERM
+    } else {
+        Signal::SIGKILL
+    };
+    let mut guard = GroupGuard(pgid, stop);
 
     let out = child.stdout.take().map(|r| {
         tokio::spawn(capture::pump(
@@ -200,15 +252,15 @@ pub async fn run(
     let ending = tokio::select! {
         status = child.wait() => ending_of(status),
         () = tokio::time::sleep_until(sup.deadline) => {
-            terminate(&mut child, pgid, sup.grace).await;
+            terminate(&mut child, pgid, grace).await;
             Ending::TimedOut
         }
         () = sup.cancel.cancelled() => {
-            terminate(&mut child, pgid, sup.grace).await;
+            terminate(&mut child, pgid, grace).await;
             Ending::Cancelled
         }
         () = watched => {
-            terminate(&mut child, pgid, sup.grace).await;
+            terminate(&mut child, pgid, grace).await;
             Ending::Stopped
         }
     };
@@ -234,6 +286,33 @@ pub async fn run(
         captured: Capture::finish(capture),
         duration: started.elapsed(),
     })
+}
+
+/// Finds `program` the way `execvp` would, on the child's `PATH` (relative to `cwd` for a
+/// path with a `/`).
+fn locate(program: &str, path: Option<&String>, cwd: &std::path::Path) -> std::io::Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    let runnable = |p: &std::path::Path| {
+        p.metadata()
+            .is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+    };
+    let found = if program.contains('/') {
+        runnable(&cwd.join(program))
+    } else {
+        path.map(String::as_str)
+            .unwrap_or("/usr/bin:/bin")
+            .split(':')
+            .filter(|d| !d.is_empty())
+            .any(|d| runnable(&cwd.join(d).join(program)))
+    };
+    if found {
+        Ok(())
+    } else {
+        Err(std::io::Error::new(
+            std::io::ErrorKind::NotFound,
+            "No such file or directory (os error 2)",
+        ))
+    }
 }
 
 fn ending_of(status: std::io::Result<ExitStatus>) -> Ending {
@@ -299,6 +378,7 @@ mod tests {
             args: vec!["-c".into(), script.into()],
             cwd: std::env::temp_dir(),
             env: env::passthrough(&env::current()),
+            fd3: None,
         }
     }
 
