@@ -23,7 +23,7 @@
 use std::ffi::OsString;
 use std::path::PathBuf;
 use std::sync::OnceLock;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI32, Ordering};
 use std::time::{Duration, Instant};
 
 use nix::errno::Errno;
@@ -75,12 +75,58 @@ pub fn wrap(grace: Duration, program: &str, args: &[String]) -> Vec<String> {
 }
 
 static STOP: AtomicBool = AtomicBool::new(false);
+/// The write end of the self-pipe the signal handlers wake the main loop with.
+static WAKE: AtomicI32 = AtomicI32::new(-1);
+
+fn wake() {
+    let fd = WAKE.load(Ordering::SeqCst);
+    if fd >= 0 {
+        // SAFETY: write(2) is async-signal-safe; a full pipe just means it is awake anyway.
+        unsafe {
+            nix::libc::write(fd, [0u8].as_ptr().cast(), 1);
+        }
+    }
+}
 
 extern "C" fn on_stop(_: nix::libc::c_int) {
     STOP.store(true, Ordering::SeqCst);
+    wake();
 }
 
-extern "C" fn on_child(_: nix::libc::c_int) {}
+extern "C" fn on_child(_: nix::libc::c_int) {
+    wake();
+}
+
+/// A pipe whose read end the main loop waits on (with a timeout) and whose write end the
+/// signal handlers write to: a signal that arrives just before the wait still wakes it.
+fn self_pipe() -> Option<std::os::fd::OwnedFd> {
+    use nix::fcntl::{FcntlArg, FdFlag, OFlag, fcntl};
+    use std::os::fd::IntoRawFd;
+    let (read, write) = nix::unistd::pipe().ok()?;
+    for fd in [&read, &write] {
+        fcntl(fd, FcntlArg::F_SETFD(FdFlag::FD_CLOEXEC)).ok()?;
+        fcntl(fd, FcntlArg::F_SETFL(OFlag::O_NONBLOCK)).ok()?;
+    }
+    WAKE.store(write.into_raw_fd(), Ordering::SeqCst);
+    Some(read)
+}
+
+/// Waits until a signal handler writes to the self-pipe or `timeout` passes.
+fn wait_for_signal(pipe: Option<&std::os::fd::OwnedFd>, timeout: Duration) {
+    use std::os::fd::AsFd;
+    let Some(pipe) = pipe else {
+        std::thread::sleep(timeout);
+        return;
+    };
+    let mut fds = [nix::poll::PollFd::new(
+        pipe.as_fd(),
+        nix::poll::PollFlags::POLLIN,
+    )];
+    let ms = u16::try_from(timeout.as_millis()).unwrap_or(u16::MAX);
+    let _ = nix::poll::poll(&mut fds, nix::poll::PollTimeout::from(ms));
+    let mut buf = [0u8; 64];
+    while nix::unistd::read(pipe, &mut buf).is_ok_and(|n| n > 0) {}
+}
 
 /// The supervisor: `args` are what follows the subcommand (`GRACE_MS -- PROGRAM ARGS…`).
 pub fn main(args: &[OsString]) -> ! {
@@ -92,6 +138,7 @@ pub fn main(args: &[OsString]) -> ! {
         }
     };
     let parent = getppid();
+    let pipe = self_pipe();
     #[cfg(target_os = "linux")]
     let _ = nix::sys::prctl::set_child_subreaper(true);
     let stop = SigAction::new(
@@ -141,8 +188,9 @@ pub fn main(args: &[OsString]) -> ! {
         if stopping.is_some_and(|t| t.elapsed() >= grace) {
             break;
         }
-        // Woken early by SIGCHLD or a stop signal.
-        std::thread::sleep(Duration::from_millis(100));
+        // Woken early by SIGCHLD or a stop signal; every 100 ms to see whether the parent
+        // is still there.
+        wait_for_signal(pipe.as_ref(), Duration::from_millis(100));
     }
     kill_tree(me, &mut status, leader);
     exit_like(status)
@@ -226,8 +274,13 @@ fn exit_like(status: Option<WaitStatus>) -> ! {
     }
 }
 
-/// The live (not zombie) processes below `root`.
+/// The processes below `root` (zombies not yet reaped included on Linux, where the kernel's
+/// list of each process's children is read; elsewhere from the whole process table).
 pub fn descendants(root: Pid) -> Vec<Pid> {
+    #[cfg(target_os = "linux")]
+    if let Some(found) = linux_descendants(root) {
+        return found;
+    }
     let table = process_table();
     let mut out = Vec::new();
     let mut frontier = vec![root.as_raw()];
@@ -242,6 +295,32 @@ pub fn descendants(root: Pid) -> Vec<Pid> {
         }
     }
     out
+}
+
+/// Walks `/proc/PID/task/*/children` from `root`; `None` when the kernel does not provide
+/// those files (then the process table is read).
+#[cfg(target_os = "linux")]
+fn linux_descendants(root: Pid) -> Option<Vec<Pid>> {
+    let children = |pid: i32| -> Option<Vec<i32>> {
+        let mut out = Vec::new();
+        let tasks = std::fs::read_dir(format!("/proc/{pid}/task")).ok()?;
+        for task in tasks.flatten() {
+            let list = std::fs::read_to_string(task.path().join("children")).ok()?;
+            out.extend(
+                list.split_whitespace()
+                    .filter_map(|p| p.parse::<i32>().ok()),
+            );
+        }
+        Some(out)
+    };
+    let mut out = Vec::new();
+    let mut frontier = children(root.as_raw())?;
+    while let Some(pid) = frontier.pop() {
+        out.push(Pid::from_raw(pid));
+        // A process that ended between the two reads has no children to list.
+        frontier.extend(children(pid).unwrap_or_default());
+    }
+    Some(out)
 }
 
 /// Every process: pid, parent pid, whether it is a zombie.
