@@ -3,11 +3,11 @@
 //! playbook of `playbooks/invalid/` is refused by `validate` with the code its first line
 //! names, and by `run` before anything runs. Add a file there and every change meets it.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use serde_json::Value;
 
-use crate::support::{Ran, Sandbox, cw, root, walk};
+use crate::support::{Ran, Sandbox, cw, pwned, root, walk};
 
 fn corpus(sub: &str) -> Vec<PathBuf> {
     let mut files: Vec<PathBuf> = std::fs::read_dir(root().join("tests/corpus").join(sub))
@@ -18,17 +18,6 @@ fn corpus(sub: &str) -> Vec<PathBuf> {
     files.sort();
     assert!(!files.is_empty(), "tests/corpus/{sub} is empty");
     files
-}
-
-/// Files named PWNED… anywhere under `dir`: issue text that ran.
-fn pwned(dir: &Path) -> Vec<PathBuf> {
-    walk(dir)
-        .into_iter()
-        .filter(|p| {
-            p.file_name()
-                .is_some_and(|n| n.to_string_lossy().starts_with("PWNED"))
-        })
-        .collect()
 }
 
 #[test]

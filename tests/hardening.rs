@@ -10,19 +10,9 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-use crate::support::{Ran, Sandbox, alive, cw, git, walk};
+use crate::support::{Ran, Sandbox, alive, cw, git, pwned};
 
 const HOSTILE_TITLE: &str = "fix $(touch PWNED-1) `touch PWNED-2` '; touch PWNED-3; #";
-
-fn pwned(dir: &Path) -> Vec<std::path::PathBuf> {
-    walk(dir)
-        .into_iter()
-        .filter(|p| {
-            p.file_name()
-                .is_some_and(|n| n.to_string_lossy().starts_with("PWNED"))
-        })
-        .collect()
-}
 
 fn step<'a>(report: &'a Value, id: &str) -> &'a Value {
     report["steps"]

@@ -65,6 +65,8 @@ pub enum Why {
     QuotedHeredoc,
     HeredocDelimiter,
     Escaped,
+    /// Right after a `$`: the shell would read it as a parameter or a quoting form.
+    Dollar,
     CommandName,
     /// The argument is code the program runs.
     Code(String),
@@ -92,6 +94,7 @@ impl Why {
             Why::QuotedHeredoc => "a value in a here-document whose delimiter is quoted: nothing is expanded there, so the value cannot be passed safely".into(),
             Why::HeredocDelimiter => "a value as a here-document's delimiter".into(),
             Why::Escaped => "a value right after a backslash: the backslash would apply to its quoting".into(),
+            Why::Dollar => "a value right after `$`: the shell would read the two together (`$'…'`, `$$`)".into(),
             Why::CommandName => "a value as the command to run: whoever writes the issue would choose the program".into(),
             Why::Code(p) => format!("a value in the code that `{p}` runs"),
             Why::Program(p) => format!("a value as the file or module that `{p}` runs"),
@@ -1077,6 +1080,10 @@ impl Reader<'_> {
                 }
                 self.refuse_span(from, self.i, &Why::AnsiQuotes);
             }
+            Some(n) if value_of(n).is_some() => {
+                self.refuse(self.i + 1, Why::Dollar);
+                self.i += 1;
+            }
             _ => {
                 // `$name`, `$1`, `$?`, or a lone `$`.
                 self.i += 1;
@@ -1330,6 +1337,11 @@ fn classify(words: &[Word]) -> (Vec<(usize, Why)>, Option<String>) {
 
 fn all_occs(w: &Word) -> std::ops::Range<usize> {
     w.first_occ..w.end_occ
+}
+
+/// Refuses the values of the word at `j`, if there is one.
+fn refuse_at(words: &[Word], j: usize, why: &Why, out: &mut Vec<(usize, Why)>) {
+    refuse_words(words.get(j..=j).unwrap_or_default(), why, out);
 }
 
 fn refuse_words(words: &[Word], why: &Why, out: &mut Vec<(usize, Why)>) {
@@ -1615,9 +1627,7 @@ fn classify_from(words: &[Word], mut k: usize, out: &mut Vec<(usize, Why)>) -> O
                     refuse_words(std::slice::from_ref(a), &Why::Code(name.clone()), out);
                     if TAKES.contains(&t) {
                         j += 1;
-                        if let Some(v) = args.get(j) {
-                            refuse_words(std::slice::from_ref(v), &Why::Code(name.clone()), out);
-                        }
+                        refuse_at(args, j, &Why::Code(name.clone()), out);
                     }
                     j += 1;
                 }
@@ -1634,18 +1644,14 @@ fn classify_from(words: &[Word], mut k: usize, out: &mut Vec<(usize, Why)>) -> O
                 while let Some(a) = args.get(j) {
                     let t = a.text.as_str();
                     if t == "-c" || t == "--command" {
-                        if let Some(v) = args.get(j + 1) {
-                            refuse_words(std::slice::from_ref(v), &Why::Code(name.clone()), out);
-                        }
+                        refuse_at(args, j + 1, &Why::Code(name.clone()), out);
                         j += 2;
                         continue;
                     }
                     if t.starts_with("--command=") || (t.starts_with("-c") && t.len() > 2) {
                         refuse_words(std::slice::from_ref(a), &Why::Code(name.clone()), out);
                     } else if takes.contains(&t) {
-                        if let Some(v) = args.get(j + 1) {
-                            refuse_words(std::slice::from_ref(v), &Why::Program(name.clone()), out);
-                        }
+                        refuse_at(args, j + 1, &Why::Program(name.clone()), out);
                         j += 1;
                     }
                     j += 1;
@@ -1676,9 +1682,7 @@ fn classify_from(words: &[Word], mut k: usize, out: &mut Vec<(usize, Why)>) -> O
                 while let Some(a) = args.get(j) {
                     let t = a.text.as_str();
                     if t == "-c" || t == "--config-env" {
-                        if let Some(v) = args.get(j + 1) {
-                            refuse_words(std::slice::from_ref(v), &Why::Code(name.clone()), out);
-                        }
+                        refuse_at(args, j + 1, &Why::Code(name.clone()), out);
                         j += 2;
                         continue;
                     }

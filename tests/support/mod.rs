@@ -284,6 +284,18 @@ esac
     }
 }
 
+/// Files named `PWNED…` anywhere under `dir`: hostile text that ran (the corpus and the
+/// hardening tests write their markers with that name).
+pub fn pwned(dir: &Path) -> Vec<PathBuf> {
+    walk(dir)
+        .into_iter()
+        .filter(|p| {
+            p.file_name()
+                .is_some_and(|n| n.to_string_lossy().starts_with("PWNED"))
+        })
+        .collect()
+}
+
 /// Every file under `dir`.
 pub fn walk(dir: &Path) -> Vec<PathBuf> {
     let mut out = Vec::new();

@@ -171,6 +171,8 @@ fn values_are_refused_where_they_would_run_or_break() {
         ("watch \"ls {{v}}\"", "code that `watch` runs"),
         ("echo \\{{v}}", "backslash"),
         ("echo \"\\{{v}}\"", "backslash"),
+        ("echo ${{v}}", "right after `$`"),
+        ("echo \"${{v}}\"", "right after `$`"),
         ("cat <<{{v}}\nx\n", "delimiter"),
         ("echo \"{{v}}", "cannot be read"),
         ("echo 'unclosed {{v}}", "cannot be read"),
