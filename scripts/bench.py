@@ -370,18 +370,19 @@ def mark(ok):
 
 GAPS = """## Where a target is not met, and the plan
 
-- **Per-step overhead (ratio 1.38 against 1.3; it was 1.56).** Since the last run: run.json
-  is rewritten at most every 200 ms (design decision 43), `run.summary` is built only when a
-  template reads it (it was rebuilt for every step: quadratic, decision 51), and the run
-  history's SQL statements are prepared once. The history adds two small SQLite
-  transactions per step (step started, step finished; WAL, no fsync). A profile of the
-  100-step run puts codingworker's own code under 2% of the samples; what is left per step
-  is kernel work bash does not do: creating the step's log file, two pipes and a pidfd,
-  and the WAL writes. Plan: create the log file on the step's first byte of output (a step
-  that prints nothing gets no file; its command is in run.json), and write a step's
-  finished row and the next step's started row in one transaction.
-- **Idle memory (RSS 21.5 MiB against 15).** The worker's own memory, its anonymous pages
-  (heap, stacks), is 2.9 MiB; the other 18.6 MiB are the binary's code mapped from the page
+- **Per-step overhead (ratio 3.21 against 1.3; it was 1.38).** Since the last run every
+  process a step starts runs under a supervisor, a second start of our own binary
+  (`codingworker __supervise`, design decision 53): it is what makes "nothing a step starts
+  outlives it" and "a `kill -9` of the worker takes its steps along" hold. It costs about
+  3 ms a step here (4.39 ms/step against 1.21), most of it the exec of a 28 MB binary and
+  its runtime start; for steps that run tests or a model (seconds to minutes) it does not
+  show. Plan (issue 14's per-step target): start the supervisor once per worker as a small
+  process forked before any thread exists, which forks a per-step supervisor on request
+  (a fork of a small single-threaded process, no exec) and hands the pipes back over a
+  Unix socket; and, as planned before, create a step's log file on its first byte of output
+  and write one history transaction per step boundary.
+- **Idle memory (RSS 21.9 MiB against 15).** The worker's own memory, its anonymous pages
+  (heap, stacks), is 2.9 MiB; the other 18.9 MiB are the binary's code mapped from the page
   cache: clean pages shared with the file, the first the kernel drops under memory pressure
   (macOS's Activity Monitor shows the footprint, which leaves them out). Linking with fat
   LTO (decision 52) made the binary 41 → 28 MB and took 3 MiB off this RSS. The Python
@@ -389,8 +390,8 @@ GAPS = """## Where a target is not met, and the plan
   GitHub client built on the first task instead of at start, the AWS SDK's config chain
   reduced to what the worker uses) and measure RSS again; the target holds today for the
   memory the worker owns.
-- **Workspace preparation (19% of a clone against 10%; it was 26%).** Of the later task's
-  44 ms, 12 ms are the fetch into the mirror and routing; the rest is the worktree
+- **Workspace preparation (14% of a clone against 10%; it was 19%).** Of the later task's
+  40 ms, 18 ms are the fetch into the mirror and routing; the rest is the worktree
   checkout and the run's start. The checkout is the same work a clone ends with, and it
   dominates on bigger trees: with 1,000 files instead of 200 (same 3,000 commits) a later
   task took 415 ms against a 1,065 ms clone (39%), and git's own `git worktree add` of that
@@ -400,9 +401,10 @@ GAPS = """## Where a target is not met, and the plan
   costs: isolation between runs then rests on `clean -ffdx`; concurrent tasks of one
   repository need a small pool; "no worktree left after a run" becomes "at most N parked
   per repository".
-- **Throughput fell (22 tasks/s at concurrency 1, was 28.5).** Part of it is this run's
-  machine (bash's 100 steps took 95 ms against 84 ms in the last run); part is the run
-  history's writes, about five small transactions per no-op task. Memory stays flat.
+- **Throughput fell (15.3 tasks/s at concurrency 1, was 22.2).** The supervisor of each
+  process (the no-op step and the worker's git fetch and worktree work each start one) is
+  most of it; this run's machine is also slower (bash's 100 steps took 142 ms against 95 ms
+  in the last run). Memory stays flat. The plan above applies.
 """
 
 

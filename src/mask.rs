@@ -131,6 +131,15 @@ fn complete_prefix(bytes: &[u8]) -> usize {
     len
 }
 
+/// Whether a variable is one of the worker's own credentials, which never reach a child
+/// process, even when a playbook lists it as a secret (product spec §7).
+pub fn is_worker_credential(name: &str) -> bool {
+    matches!(
+        name,
+        "GITHUB_TOKEN" | "GH_TOKEN" | "CODINGWORKER_STATUS_TOKEN"
+    ) || name.starts_with("AWS_")
+}
+
 /// Whether a variable name is a credential's.
 pub fn is_secret_name(name: &str) -> bool {
     let upper = name.to_ascii_uppercase();

@@ -10,6 +10,7 @@ mod e2e;
 mod eval;
 mod hardening;
 mod history;
+mod layers;
 mod robustness;
 mod run_aider;
 mod run_engine;

@@ -2,8 +2,8 @@
 
 use std::path::Path;
 
+use codingworker::cli::schema::{SchemaKind, generate_text};
 use codingworker::playbook::load_file;
-use codingworker::schema::{SchemaKind, generate_text};
 use codingworker::task::Task;
 
 use crate::support::root;

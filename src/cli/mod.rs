@@ -6,7 +6,7 @@ pub mod init;
 mod progress;
 mod run;
 pub mod runs;
-mod schema;
+pub mod schema;
 mod validate;
 mod worker;
 
@@ -16,9 +16,9 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 use crate::error::{Error, Outcome};
-use crate::schema::SchemaKind;
 use crate::triggers::local::LocalRun;
 use crate::triggers::worker::WorkerArgs;
+use schema::SchemaKind;
 
 #[derive(Debug, Parser)]
 #[command(

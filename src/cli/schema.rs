@@ -1,7 +1,60 @@
-//! `codingworker schema KIND`: print a JSON Schema.
+//! `codingworker schema KIND`: print a JSON Schema; the documents that have one.
 
+use serde_json::Value;
+
+use crate::engine::report::RunReport;
 use crate::error::{Error, Outcome};
-use crate::schema::{SchemaKind, generate_text};
+use crate::playbook::model::Playbook;
+use crate::schema::{for_input, for_output, to_text};
+use crate::task::Task;
+use crate::triggers::worker::config::WorkerConfig;
+
+/// The documents that have a schema.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum SchemaKind {
+    /// A playbook (`.codingworker.yml`, `playbooks/*.yml`).
+    Playbook,
+    /// The task message v1 (SQS body).
+    Task,
+    /// The worker's `worker.yml`.
+    Worker,
+    /// A run's `run.json`.
+    Run,
+}
+
+impl SchemaKind {
+    pub const ALL: [SchemaKind; 4] = [
+        SchemaKind::Playbook,
+        SchemaKind::Task,
+        SchemaKind::Worker,
+        SchemaKind::Run,
+    ];
+
+    /// The file name under `schemas/`.
+    pub fn file_name(self) -> &'static str {
+        match self {
+            SchemaKind::Playbook => "playbook.schema.json",
+            SchemaKind::Task => "task.schema.json",
+            SchemaKind::Worker => "worker.schema.json",
+            SchemaKind::Run => "run.schema.json",
+        }
+    }
+}
+
+/// Generates the JSON Schema (draft 2020-12) of a kind of document.
+pub fn generate(kind: SchemaKind) -> Value {
+    match kind {
+        SchemaKind::Playbook => for_input::<Playbook>(),
+        SchemaKind::Task => for_input::<Task>(),
+        SchemaKind::Worker => for_input::<WorkerConfig>(),
+        SchemaKind::Run => for_output::<RunReport>(),
+    }
+}
+
+/// The schema as the committed file holds it.
+pub fn generate_text(kind: SchemaKind) -> String {
+    to_text(&generate(kind))
+}
 
 pub fn run(kind: SchemaKind) -> Result<Outcome, Error> {
     print!("{}", generate_text(kind));

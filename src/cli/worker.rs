@@ -2,10 +2,11 @@
 
 use std::path::Path;
 
+use crate::adapters::sqs::Queue;
 use crate::error::{Error, Outcome};
 use crate::process::env as child_env;
 use crate::task::Task;
-use crate::triggers::worker::{config, queue::Queue, route};
+use crate::triggers::worker::{config, route};
 
 /// `codingworker route --config worker.yml --issue FILE`: which playbook a task gets, and why.
 pub fn route(config_path: &Path, issue: &Path) -> Result<Outcome, Error> {

@@ -236,7 +236,7 @@ impl Engine {
             .iter()
             .map(|s| s.0.clone())
             .partition(|name| {
-                !child_env::is_worker_credential(name) && !input.credentials.contains(name)
+                !crate::mask::is_worker_credential(name) && !input.credentials.contains(name)
             });
         for name in &refused {
             tracing::warn!(secret = %name, "the worker's GitHub token and AWS credentials never reach processes; not exposed");

@@ -4,3 +4,4 @@ pub mod executor;
 pub mod plan;
 pub mod report;
 pub mod state;
+pub mod status;

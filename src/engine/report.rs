@@ -11,7 +11,7 @@ use std::path::Path;
 use schemars::{JsonSchema, Schema, SchemaGenerator, json_schema};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
-use super::state::StepStatus;
+pub use super::status::{RunStatus, StepStatus};
 use crate::playbook::types::Version1;
 
 /// `run.json` (`schemas/run.schema.json`).
@@ -53,29 +53,6 @@ pub struct RunReport {
     pub steps: Vec<StepReport>,
     /// The pull request opened or updated, if any.
     pub pr: Option<PrRef>,
-}
-
-/// The outcome of a whole run.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum RunStatus {
-    Running,
-    Success,
-    Failure,
-    TimedOut,
-    Cancelled,
-}
-
-impl RunStatus {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            RunStatus::Running => "running",
-            RunStatus::Success => "success",
-            RunStatus::Failure => "failure",
-            RunStatus::TimedOut => "timed_out",
-            RunStatus::Cancelled => "cancelled",
-        }
-    }
 }
 
 /// One execution of one step.

@@ -4,40 +4,11 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use minijinja::Value;
-use schemars::JsonSchema;
-use serde::{Deserialize, Serialize};
 
 use super::report::PrRef;
+pub use super::status::StepStatus;
 use crate::process::capture::Captured;
 use crate::process::{Ending, Finished};
-
-/// How a step execution ended.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum StepStatus {
-    Success,
-    Failure,
-    TimedOut,
-    Skipped,
-    Cancelled,
-}
-
-impl StepStatus {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            StepStatus::Success => "success",
-            StepStatus::Failure => "failure",
-            StepStatus::TimedOut => "timed_out",
-            StepStatus::Skipped => "skipped",
-            StepStatus::Cancelled => "cancelled",
-        }
-    }
-
-    /// Failure and timeout count as failed; a skip or a cancellation does not.
-    pub fn is_failed(self) -> bool {
-        matches!(self, StepStatus::Failure | StepStatus::TimedOut)
-    }
-}
 
 /// What one step execution produced.
 #[derive(Debug, Clone)]

@@ -13,7 +13,7 @@ use super::types::{EnvMap, EnvName, Template};
 use super::validate;
 use crate::diagnostic::{Diagnostic, sort_and_dedup};
 use crate::schema::check::{SchemaChecker, at_path};
-use crate::schema::{SchemaKind, generate};
+
 use crate::source::yaml::Document;
 use crate::source::{ReadError, SourceFile, Span};
 use crate::template::sites::step_pointer;
@@ -146,7 +146,7 @@ pub fn load_source(source: SourceFile) -> Loaded {
 /// The compiled playbook schema, built once per process.
 fn playbook_checker() -> &'static SchemaChecker {
     static CHECKER: std::sync::OnceLock<SchemaChecker> = std::sync::OnceLock::new();
-    CHECKER.get_or_init(|| SchemaChecker::new(generate(SchemaKind::Playbook)))
+    CHECKER.get_or_init(|| SchemaChecker::new(crate::schema::for_input::<Playbook>()))
 }
 
 /// The steps of the document, read as far as they can be, with their pointer and whether

@@ -1,6 +1,7 @@
 //! The playbook language v1 as Rust types: the top level, steps and their common fields.
 //!
-//! The kinds' own specs live beside the code that runs them, in `crate::steps`. Everything
+//! The kinds' own specs live beside the code that runs them, in `crate::steps::KIND::spec`;
+//! `retry`, which holds steps, is part of the language itself and lives here. Everything
 //! is strict (`deny_unknown_fields`); the JSON Schema in `schemas/playbook.schema.json` is
 //! generated from these types.
 
@@ -8,14 +9,14 @@ use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use schemars::{JsonSchema, Schema, SchemaGenerator};
-use serde::{Deserialize, Serialize};
+use schemars::{JsonSchema, Schema, SchemaGenerator, json_schema};
+use serde::de::{self, Deserializer};
+use serde::{Deserialize, Serialize, Serializer};
 
 use super::types::{Condition, EnvMap, EnvName, HumanDuration, StepId, Template, Version1};
-use crate::steps::aider::AiderSpec;
-use crate::steps::comment::CommentSpec;
-use crate::steps::pr_open::PrOpenSpec;
-use crate::steps::retry::RetrySpec;
+use crate::steps::aider::spec::AiderSpec;
+use crate::steps::comment::spec::CommentSpec;
+use crate::steps::pr_open::spec::PrOpenSpec;
 
 /// The default run branch.
 pub const DEFAULT_BRANCH: &str = "auto-code/issue-{{ issue.number }}";
@@ -274,5 +275,83 @@ impl JsonSchema for Step {
                 .into(),
         );
         schema
+    }
+}
+
+/// The pattern of an attempt key (reachable as `attempt.KEY`).
+pub const ATTEMPT_KEY_PATTERN: &str = "^[a-z_][a-z0-9_]*$";
+
+/// The `retry:` block.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RetrySpec {
+    /// One attempt per entry, in order; the entry is `attempt.*` in templates.
+    #[schemars(length(min = 1))]
+    pub attempts: Vec<Attempt>,
+    /// Checked after each attempt; the retry stops when it holds. Default: no nested step
+    /// failed in the attempt.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub until: Option<Condition>,
+    /// Start every attempt from the commit before the retry (default true).
+    #[serde(default = "yes", skip_serializing_if = "Clone::clone")]
+    pub reset: bool,
+    /// The steps of one attempt.
+    #[schemars(length(min = 1))]
+    pub steps: Vec<Step>,
+}
+
+fn yes() -> bool {
+    true
+}
+
+/// One attempt entry: free keys (`model: ...`) and an optional `env`.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Attempt {
+    /// Environment for the attempt's steps; values are templates.
+    pub env: EnvMap,
+    /// The other keys, as `attempt.KEY`.
+    pub keys: BTreeMap<String, serde_json::Value>,
+}
+
+impl<'de> Deserialize<'de> for Attempt {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let mut map = serde_json::Map::<String, serde_json::Value>::deserialize(d)?;
+        let env = match map.remove("env") {
+            Some(v) => EnvMap::deserialize(v).map_err(de::Error::custom)?,
+            None => EnvMap::default(),
+        };
+        Ok(Attempt {
+            env,
+            keys: map.into_iter().collect(),
+        })
+    }
+}
+
+impl Serialize for Attempt {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let mut map: serde_json::Map<String, serde_json::Value> =
+            self.keys.clone().into_iter().collect();
+        if !self.env.is_empty() {
+            map.insert(
+                "env".into(),
+                serde_json::to_value(&self.env).map_err(serde::ser::Error::custom)?,
+            );
+        }
+        map.serialize(s)
+    }
+}
+
+impl JsonSchema for Attempt {
+    fn schema_name() -> Cow<'static, str> {
+        "Attempt".into()
+    }
+    fn json_schema(g: &mut SchemaGenerator) -> Schema {
+        let env = g.subschema_for::<EnvMap>();
+        json_schema!({
+            "type": "object",
+            "description": "One attempt: free keys read as `attempt.KEY` (e.g. `model`), and an optional `env` of templates.",
+            "properties": { "env": env },
+            "propertyNames": { "pattern": ATTEMPT_KEY_PATTERN },
+        })
     }
 }

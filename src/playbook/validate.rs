@@ -106,7 +106,7 @@ pub fn check(parts: &Parts<'_>, doc: &Document, source: &SourceFile) -> Vec<Diag
         v.check_step(pointer, step);
     }
     for (i, name) in parts.secrets.iter().enumerate() {
-        if crate::process::env::is_worker_credential(name) {
+        if crate::mask::is_worker_credential(name) {
             v.out.push(
                 Diagnostic::error(
                     "worker-credential",

@@ -17,15 +17,6 @@ pub fn passthrough(parent: &BTreeMap<String, String>) -> BTreeMap<String, String
         .collect()
 }
 
-/// Whether a variable is one of the worker's own credentials, which never reach a child
-/// process, even when a playbook lists it as a secret (product spec §7).
-pub fn is_worker_credential(name: &str) -> bool {
-    matches!(
-        name,
-        "GITHUB_TOKEN" | "GH_TOKEN" | "CODINGWORKER_STATUS_TOKEN"
-    ) || name.starts_with("AWS_")
-}
-
 /// Makes this process's memory and `/proc/<pid>/environ` unreadable to other processes of
 /// the same user: the steps' processes, which run the model's code, cannot read the worker's
 /// token from their parent. (Linux; elsewhere there is no `/proc` to protect.)
@@ -63,9 +54,9 @@ mod tests {
             "AWS_SECRET_ACCESS_KEY",
             "AWS_PROFILE",
         ] {
-            assert!(is_worker_credential(name), "{name}");
+            assert!(crate::mask::is_worker_credential(name), "{name}");
         }
-        assert!(!is_worker_credential("GEMINI_API_KEY"));
+        assert!(!crate::mask::is_worker_credential("GEMINI_API_KEY"));
     }
 
     #[test]

@@ -24,8 +24,8 @@ use axum::response::{IntoResponse, Json, Response};
 use axum::routing::{get, post};
 use serde::{Deserialize, Serialize};
 
+use crate::adapters::sqs::Queue;
 use crate::history::{Cancels, Filter, Lookup, RunDetail, Store, model_stats};
-use crate::triggers::worker::queue::Queue;
 
 /// How long the queue's depth is reused before SQS is asked again: a page left open costs
 /// at most 6 requests a minute (3 per refresh), not one per poll.

@@ -4,98 +4,10 @@
 //! With `reset` (the default) every attempt starts from the commit the retry started at:
 //! commits dropped, untracked files removed, ignored files kept.
 
-use std::borrow::Cow;
-use std::collections::BTreeMap;
-
-use schemars::{JsonSchema, Schema, SchemaGenerator, json_schema};
-use serde::de::{self, Deserializer};
-use serde::{Deserialize, Serialize, Serializer};
-
-use crate::playbook::model::Step;
-use crate::playbook::types::{Condition, EnvMap};
-
-/// The pattern of an attempt key (reachable as `attempt.KEY`).
-pub const ATTEMPT_KEY_PATTERN: &str = "^[a-z_][a-z0-9_]*$";
-
-/// The `retry:` block.
-#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub struct RetrySpec {
-    /// One attempt per entry, in order; the entry is `attempt.*` in templates.
-    #[schemars(length(min = 1))]
-    pub attempts: Vec<Attempt>,
-    /// Checked after each attempt; the retry stops when it holds. Default: no nested step
-    /// failed in the attempt.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub until: Option<Condition>,
-    /// Start every attempt from the commit before the retry (default true).
-    #[serde(default = "yes", skip_serializing_if = "Clone::clone")]
-    pub reset: bool,
-    /// The steps of one attempt.
-    #[schemars(length(min = 1))]
-    pub steps: Vec<Step>,
-}
-
-fn yes() -> bool {
-    true
-}
-
-/// One attempt entry: free keys (`model: ...`) and an optional `env`.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct Attempt {
-    /// Environment for the attempt's steps; values are templates.
-    pub env: EnvMap,
-    /// The other keys, as `attempt.KEY`.
-    pub keys: BTreeMap<String, serde_json::Value>,
-}
-
-impl<'de> Deserialize<'de> for Attempt {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let mut map = serde_json::Map::<String, serde_json::Value>::deserialize(d)?;
-        let env = match map.remove("env") {
-            Some(v) => EnvMap::deserialize(v).map_err(de::Error::custom)?,
-            None => EnvMap::default(),
-        };
-        Ok(Attempt {
-            env,
-            keys: map.into_iter().collect(),
-        })
-    }
-}
-
-impl Serialize for Attempt {
-    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        let mut map: serde_json::Map<String, serde_json::Value> =
-            self.keys.clone().into_iter().collect();
-        if !self.env.is_empty() {
-            map.insert(
-                "env".into(),
-                serde_json::to_value(&self.env).map_err(serde::ser::Error::custom)?,
-            );
-        }
-        map.serialize(s)
-    }
-}
-
-impl JsonSchema for Attempt {
-    fn schema_name() -> Cow<'static, str> {
-        "Attempt".into()
-    }
-    fn json_schema(g: &mut SchemaGenerator) -> Schema {
-        let env = g.subschema_for::<EnvMap>();
-        json_schema!({
-            "type": "object",
-            "description": "One attempt: free keys read as `attempt.KEY` (e.g. `model`), and an optional `env` of templates.",
-            "properties": { "env": env },
-            "propertyNames": { "pattern": ATTEMPT_KEY_PATTERN },
-        })
-    }
-}
-
-// ---------------------------------------------------------------------------------------
-// Running it
-
 use tokio::time::Instant;
+
+use crate::playbook::model::{RetrySpec, Step};
+use crate::playbook::types::Condition;
 
 use crate::engine::executor::{AttemptScope, Engine, Scope};
 use crate::engine::report::AttemptInfo;

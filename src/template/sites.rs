@@ -7,7 +7,7 @@
 use crate::playbook::model::{Playbook, Step, StepKind};
 use crate::playbook::types::{Condition, EnvMap, Flag, Template};
 use crate::source::yaml::pointer_push;
-use crate::steps::pr_open;
+use crate::steps::pr_open::spec as pr_open;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SiteKind {

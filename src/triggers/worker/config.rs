@@ -18,7 +18,7 @@ use crate::diagnostic::{Diagnostic, render_human, sort_and_dedup};
 use crate::error::Error;
 use crate::playbook::types::HumanDuration;
 use crate::schema::check::SchemaChecker;
-use crate::schema::{SchemaKind, generate};
+
 use crate::source::SourceFile;
 use crate::source::yaml::Document;
 
@@ -236,7 +236,7 @@ pub struct LoadedConfig {
 
 fn checker() -> &'static SchemaChecker {
     static CHECKER: std::sync::OnceLock<SchemaChecker> = std::sync::OnceLock::new();
-    CHECKER.get_or_init(|| SchemaChecker::new(generate(SchemaKind::Worker)))
+    CHECKER.get_or_init(|| SchemaChecker::new(crate::schema::for_input::<WorkerConfig>()))
 }
 
 /// Loads `worker.yml` text. `base` is the directory relative playbook paths start from.
@@ -289,7 +289,7 @@ pub fn load_source(source: SourceFile, base: &Path) -> LoadedConfig {
 /// The config without its unknown top-level keys, if that much can be read.
 fn readable_part(doc: &Document) -> Option<WorkerConfig> {
     let mut value = doc.value.clone();
-    let known = generate(SchemaKind::Worker);
+    let known = crate::schema::for_input::<WorkerConfig>();
     let known = known.get("properties")?.as_object()?;
     value.as_object_mut()?.retain(|k, _| known.contains_key(k));
     serde_json::from_value(value).ok()

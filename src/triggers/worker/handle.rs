@@ -8,13 +8,13 @@ use tokio::time::Instant;
 use tracing::Instrument;
 
 use super::config::{PlaybookRef, REPO_PLAYBOOK_FILE};
-use super::queue::{Queue, Received};
 use super::route;
 use super::state::{self, Phase, RunRecord, TaskState};
 use super::{Stats, Worker};
 use crate::adapters::git::Remote;
 use crate::adapters::github::comment_once;
 use crate::adapters::mirror::{self, Mirror};
+use crate::adapters::sqs::{Queue, Received};
 use crate::engine::executor::{Engine, RunInput};
 use crate::engine::report::{RunReport, RunStatus};
 use crate::engine::state::StepStatus;

@@ -13,7 +13,6 @@
 
 pub mod config;
 mod handle;
-pub mod queue;
 pub mod route;
 pub mod state;
 
@@ -28,11 +27,11 @@ use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
 use crate::adapters::github::{GitHub, OctocrabGitHub, RetryPolicy};
+use crate::adapters::sqs::Queue;
 use crate::engine::executor::EngineOptions;
 use crate::error::{Error, Outcome};
 use crate::process::env as child_env;
 use config::Settings;
-use queue::Queue;
 
 /// The options of `codingworker worker`.
 #[derive(Debug, Clone, clap::Args)]

@@ -1,61 +1,6 @@
-//! The `aider` step: run the aider coding agent on the checkout, headless and offline.
-//!
-//! aider is started by argv, never through a shell, with the prompt in `--message-file`
-//! and the flags measured in `shared/notes/aider-headless.md`. Its exit code says little
-//! (0 for API errors and "no edit" alike), so success is judged from git: an attempt that
-//! changed nothing fails when `require_changes` is on. For Ollama models the endpoint is
-//! probed first so that a down server fails the step at once instead of after litellm's
-//! 80 s of retries.
+//! Running a `aider` step.
 
-use schemars::JsonSchema;
-use serde::{Deserialize, Serialize};
-
-use crate::playbook::types::Template;
-
-/// Ollama's context window when a step sets none (Ollama's own 2k default truncates).
-pub const DEFAULT_NUM_CTX: u32 = 8192;
-
-/// The `aider:` block.
-#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub struct AiderSpec {
-    /// The model in litellm's form: `ollama_chat/qwen2.5-coder:7b`, `openai/NAME`,
-    /// `gemini/gemini-2.0-flash`.
-    pub model: Template,
-    /// The prompt, written to a file and given with `--message-file`.
-    pub message: Template,
-    /// Files aider may edit: paths or globs relative to the checkout (never outside it).
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub files: Vec<Template>,
-    /// Files aider reads but does not edit (`--read`), same rules as `files`.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub read: Vec<Template>,
-    /// aider's edit format (`whole`, `diff`, `udiff`, ...).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub edit_format: Option<Template>,
-    /// The model server: sets `OLLAMA_API_BASE` for `ollama*/` models, `OPENAI_API_BASE`
-    /// for `openai/` models.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub api_base: Option<Template>,
-    /// Extra arguments for aider, each one argv entry.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub args: Vec<Template>,
-    /// An attempt that changed nothing (no commit, no modified file) fails. Default true.
-    #[serde(default = "yes", skip_serializing_if = "Clone::clone")]
-    pub require_changes: bool,
-    /// Context window for Ollama models (tokens). Default 8192.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schemars(range(min = 512))]
-    pub num_ctx: Option<u32>,
-}
-
-fn yes() -> bool {
-    true
-}
-
-// ---------------------------------------------------------------------------------------
-// Running it
-
+use super::spec::*;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
@@ -65,7 +10,7 @@ use crate::engine::state::{StepResult, StepStatus};
 use crate::playbook::validate::check_relative;
 
 /// The flags that keep aider non-interactive, offline and out of the repository
-/// (measured in `shared/notes/aider-headless.md`).
+/// (measured against aider 0.86: docs/design.md).
 pub const HEADLESS_FLAGS: [&str; 16] = [
     "--yes-always",
     "--no-check-update",

@@ -1,21 +1,6 @@
-//! The `comment` step: comment on the issue.
+//! Running a `comment` step.
 
-use schemars::JsonSchema;
-use serde::{Deserialize, Serialize};
-
-use crate::playbook::types::Template;
-
-/// The `comment:` block.
-#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub struct CommentSpec {
-    /// The comment's Markdown body (a template).
-    pub body: Template,
-}
-
-// ---------------------------------------------------------------------------------------
-// Running it
-
+use super::spec::*;
 use crate::adapters::github::{GitHubError, comment_once};
 use crate::engine::executor::{Services, StepCall};
 use crate::engine::state::{StepResult, StepStatus};

@@ -1,0 +1,106 @@
+//! The layers point one way: the playbook language (its types, templates, diagnostics,
+//! schemas, and each step kind's `spec`) is compiled without the runner, and nothing below
+//! the command line reaches up into it.
+
+use std::path::{Path, PathBuf};
+
+use crate::support::{root, walk};
+
+/// `crate::MODULE…` paths a file names (in `use` lines and inline), comments left out.
+fn crate_paths(file: &Path) -> Vec<String> {
+    let text = std::fs::read_to_string(file).unwrap();
+    let mut out = Vec::new();
+    for line in text.lines() {
+        let code = line.split("//").next().unwrap_or("");
+        let mut rest = code;
+        while let Some(i) = rest.find("crate::") {
+            let tail = &rest[i + "crate::".len()..];
+            let end = tail
+                .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_' || c == ':'))
+                .unwrap_or(tail.len());
+            out.push(tail[..end].trim_end_matches(':').to_owned());
+            rest = &tail[end..];
+        }
+    }
+    out
+}
+
+fn rust_files(rel: &str) -> Vec<PathBuf> {
+    let p = root().join(rel);
+    if p.is_file() {
+        return vec![p];
+    }
+    walk(&p)
+        .into_iter()
+        .filter(|f| f.extension().is_some_and(|e| e == "rs"))
+        .collect()
+}
+
+#[test]
+fn the_playbook_language_imports_nothing_of_the_runner() {
+    let mut language: Vec<PathBuf> = [
+        "src/playbook",
+        "src/template",
+        "src/source",
+        "src/diagnostic",
+        "src/schema",
+        "src/task.rs",
+        "src/text.rs",
+        "src/mask.rs",
+    ]
+    .iter()
+    .flat_map(|p| rust_files(p))
+    .collect();
+    language.extend(
+        rust_files("src/steps")
+            .into_iter()
+            .filter(|f| f.file_name().is_some_and(|n| n == "spec.rs")),
+    );
+    assert!(language.len() > 20, "{language:?}");
+    let below = [
+        "playbook",
+        "template",
+        "source",
+        "diagnostic",
+        "schema",
+        "task",
+        "text",
+        "mask",
+    ];
+    let mut wrong = Vec::new();
+    for file in &language {
+        for path in crate_paths(file) {
+            let top = path.split("::").next().unwrap_or("");
+            let ok =
+                below.contains(&top) || (top == "steps" && path.split("::").nth(2) == Some("spec"));
+            if !ok {
+                wrong.push(format!(
+                    "{}: crate::{path}",
+                    file.strip_prefix(root()).unwrap().display()
+                ));
+            }
+        }
+    }
+    assert!(
+        wrong.is_empty(),
+        "the language reaches into the runner:\n{}",
+        wrong.join("\n")
+    );
+}
+
+#[test]
+fn nothing_below_the_command_line_imports_it() {
+    let mut wrong = Vec::new();
+    for file in rust_files("src") {
+        let rel = file.strip_prefix(root()).unwrap().to_path_buf();
+        if rel.starts_with("src/cli") || rel == Path::new("src/main.rs") {
+            continue;
+        }
+        for path in crate_paths(&file) {
+            if path.starts_with("cli") {
+                wrong.push(format!("{}: crate::{path}", rel.display()));
+            }
+        }
+    }
+    assert!(wrong.is_empty(), "{}", wrong.join("\n"));
+}
