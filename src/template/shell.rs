@@ -310,7 +310,12 @@ struct Analysis {
 
 impl Analysis {
     fn placement(&self, at: usize) -> Place {
-        match self.occs.iter().find(|o| o.at == at).map(|o| o.ctx) {
+        let found = self
+            .occs
+            .binary_search_by_key(&at, |o| o.at)
+            .ok()
+            .map(|i| self.occs[i].ctx);
+        match found {
             Some(Ctx::Unquoted) | None => Place::Word,
             Some(Ctx::Double | Ctx::Heredoc | Ctx::Comment) => Place::Variable,
         }
@@ -341,6 +346,7 @@ fn analyse(chars: &[char]) -> Analysis {
     }
     r.refusals.sort_by_key(|x| x.at);
     r.refusals.dedup_by_key(|x| x.at);
+    r.occs.sort_by_key(|o| o.at);
     Analysis {
         occs: r.occs,
         refusals: r.refusals,
@@ -415,8 +421,8 @@ struct Heredoc {
     strip_tabs: bool,
     /// The program that reads it as code, if any.
     feeds: Option<String>,
-    /// The pipeline's command it belongs to.
-    command: usize,
+    /// Whether its body has been read.
+    read: bool,
 }
 
 /// A command of a pipeline: where its placeholders start, and whether it reads code from
@@ -656,7 +662,7 @@ impl Reader<'_> {
                             quoted: !w.plain,
                             strip_tabs,
                             feeds: None,
-                            command: pipeline.len(),
+                            read: false,
                         });
                         cmd_heredocs.push(self.heredocs.len() - 1);
                     } else if herestring {
@@ -843,10 +849,10 @@ impl Reader<'_> {
     /// Reads the bodies of the here-documents whose line just ended.
     fn heredoc_bodies(&mut self) -> Result<(), &'static str> {
         let pending: Vec<usize> = (0..self.heredocs.len())
-            .filter(|&h| self.heredocs[h].command != usize::MAX)
+            .filter(|&h| !self.heredocs[h].read)
             .collect();
         for h in pending {
-            self.heredocs[h].command = usize::MAX; // read
+            self.heredocs[h].read = true;
             let (delimiter, quoted, strip, feeds) = {
                 let d = &self.heredocs[h];
                 (d.delimiter.clone(), d.quoted, d.strip_tabs, d.feeds.clone())
@@ -891,7 +897,7 @@ impl Reader<'_> {
                     self.i += 2;
                 } else if c == '$' || c == '`' {
                     // Expansions happen, as in double quotes.
-                    self.expansion(Ctx::Heredoc)?;
+                    self.expansion()?;
                 } else {
                     if value_of(c).is_some() {
                         self.occ(Ctx::Heredoc);
@@ -950,7 +956,7 @@ impl Reader<'_> {
                 }
                 '$' | '`' => {
                     w.plain = false;
-                    self.expansion(base)?;
+                    self.expansion()?;
                 }
                 c if value_of(c).is_some() => {
                     w.plain = false;
@@ -989,7 +995,7 @@ impl Reader<'_> {
                     }
                     self.i += 2;
                 }
-                '$' | '`' => self.expansion(Ctx::Double)?,
+                '$' | '`' => self.expansion()?,
                 c => {
                     if value_of(c).is_some() {
                         let o = self.occ(Ctx::Double);
@@ -1003,7 +1009,7 @@ impl Reader<'_> {
     }
 
     /// `$…` or a backtick at the cursor, in a context where expansions happen.
-    fn expansion(&mut self, _ctx: Ctx) -> Result<(), &'static str> {
+    fn expansion(&mut self) -> Result<(), &'static str> {
         let from = self.i;
         if self.c[self.i] == '`' {
             self.i += 1;
