@@ -710,7 +710,8 @@ mod tests {
 
     /// What every `git` process of ours shows to another process of the same user while it
     /// runs: its environment, its arguments, and what its open descriptors give when opened
-    /// again through /proc.
+    /// again through /proc (Linux).
+    #[cfg(target_os = "linux")]
     fn spy_on_git(
         stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
     ) -> std::thread::JoinHandle<(usize, String)> {
@@ -763,6 +764,7 @@ mod tests {
         })
     }
 
+    #[cfg(target_os = "linux")]
     #[tokio::test]
     async fn the_token_reaches_the_server_and_no_other_process_can_read_it() {
         use base64::Engine as _;
