@@ -10,6 +10,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
+use crate::support::worker_setup::wait_for_file;
 use crate::support::{Ran, Sandbox, alive, cw, git, pwned};
 
 const HOSTILE_TITLE: &str = "fix $(touch PWNED-1) `touch PWNED-2` '; touch PWNED-3; #";
@@ -103,16 +104,9 @@ steps:
 
 /// Reads a pid a step wrote, waiting for it.
 fn read_pid(path: &Path) -> i32 {
-    let until = Instant::now() + Duration::from_secs(20);
-    loop {
-        if let Ok(t) = std::fs::read_to_string(path)
-            && let Ok(pid) = t.trim().parse()
-        {
-            return pid;
-        }
-        assert!(Instant::now() < until, "{} never written", path.display());
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    wait_for_file(path, Duration::from_secs(20))
+        .parse()
+        .unwrap()
 }
 
 fn gone_soon(pid: i32) -> bool {

@@ -1013,19 +1013,9 @@ impl Reader<'_> {
         let from = self.i;
         if self.c[self.i] == '`' {
             self.i += 1;
-            loop {
-                match self.peek(0) {
-                    None => {
-                        self.i = from;
-                        return Err("a backtick is not closed");
-                    }
-                    Some('\\') => self.i += 2,
-                    Some('`') => {
-                        self.i += 1;
-                        break;
-                    }
-                    Some(_) => self.i += 1,
-                }
+            if let Err(e) = self.skip_to('`', "a backtick is not closed") {
+                self.i = from;
+                return Err(e);
             }
             self.refuse_span(from, self.i, &Why::Backticks);
             return Ok(());
@@ -1043,47 +1033,18 @@ impl Reader<'_> {
             Some('[') => {
                 // `$[ … ]`: old bash arithmetic.
                 self.i += 2;
-                let mut depth = 1;
-                while depth > 0 {
-                    match self.peek(0) {
-                        None => return Err("a `$[` is not closed"),
-                        Some('[') => depth += 1,
-                        Some(']') => depth -= 1,
-                        _ => {}
-                    }
-                    self.i += 1;
-                }
+                self.skip_nested('[', ']', "a `$[` is not closed")?;
                 self.refuse_span(from, self.i, &Why::Arithmetic);
             }
             Some('{') => {
                 self.i += 2;
-                let mut depth = 1;
-                while depth > 0 {
-                    match self.peek(0) {
-                        None => return Err("a `${` is not closed"),
-                        Some('\\') => self.i += 1,
-                        Some('{') => depth += 1,
-                        Some('}') => depth -= 1,
-                        _ => {}
-                    }
-                    self.i += 1;
-                }
+                self.skip_nested('{', '}', "a `${` is not closed")?;
                 self.refuse_span(from, self.i, &Why::Parameter);
             }
             Some('\'') => {
                 // bash's `$'…'`.
                 self.i += 2;
-                loop {
-                    match self.peek(0) {
-                        None => return Err("a `$'` is not closed"),
-                        Some('\\') => self.i += 2,
-                        Some('\'') => {
-                            self.i += 1;
-                            break;
-                        }
-                        Some(_) => self.i += 1,
-                    }
-                }
+                self.skip_to('\'', "a `$'` is not closed")?;
                 self.refuse_span(from, self.i, &Why::AnsiQuotes);
             }
             Some(n) if value_of(n).is_some() => {
@@ -1100,6 +1061,44 @@ impl Reader<'_> {
                     self.i += 1;
                 }
             }
+        }
+        Ok(())
+    }
+
+    /// Skips past the next `close` not escaped by a backslash.
+    fn skip_to(&mut self, close: char, unclosed: &'static str) -> Result<(), &'static str> {
+        loop {
+            match self.peek(0) {
+                None => return Err(unclosed),
+                Some('\\') => self.i += 2,
+                Some(c) => {
+                    self.i += 1;
+                    if c == close {
+                        return Ok(());
+                    }
+                }
+            }
+        }
+    }
+
+    /// Skips past the `close` that matches an `open` just read, nested pairs and escaped
+    /// characters included.
+    fn skip_nested(
+        &mut self,
+        open: char,
+        close: char,
+        unclosed: &'static str,
+    ) -> Result<(), &'static str> {
+        let mut depth = 1;
+        while depth > 0 {
+            match self.peek(0) {
+                None => return Err(unclosed),
+                Some('\\') => self.i += 1,
+                Some(c) if c == open => depth += 1,
+                Some(c) if c == close => depth -= 1,
+                _ => {}
+            }
+            self.i += 1;
         }
         Ok(())
     }
