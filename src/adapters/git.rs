@@ -223,6 +223,20 @@ impl Workspace {
         Self { root: root.into() }
     }
 
+    /// Runs `f` on the blocking pool: git work (hashing a large checkout, a reset) never
+    /// holds one of the async threads that also carry the queue's heartbeats.
+    pub async fn off_thread<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&Workspace) -> T + Send + 'static,
+    ) -> T {
+        let ws = self.clone();
+        match tokio::task::spawn_blocking(move || f(&ws)).await {
+            Ok(v) => v,
+            Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
+            Err(e) => panic!("git work on the blocking pool did not finish: {e}"),
+        }
+    }
+
     fn open(&self) -> Result<Repository, GitError> {
         Repository::open(&self.root).map_err(|e| {
             GitError(format!(

@@ -159,14 +159,14 @@ fn init_logging(format: Format) {
         // On a terminal, a spinner shows the step in progress and its elapsed time.
         Format::Human if terminal => {
             let spinner = progress::Spinner::default();
+            progress::install(spinner.clone());
             let lines = tracing_subscriber::fmt::layer()
-                .with_writer(spinner.clone())
+                .with_writer(spinner)
                 .with_target(false)
                 .compact();
             tracing_subscriber::registry()
                 .with(filter)
                 .with(lines)
-                .with(spinner)
                 .try_init()
         }
         Format::Human => tracing_subscriber::fmt()

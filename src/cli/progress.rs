@@ -1,18 +1,17 @@
 //! A spinner with the elapsed time of the step in progress, on a terminal.
 //!
-//! The engine knows nothing about terminals: it logs "step started" and "step finished"
-//! events. A tracing layer here watches those and draws the spinner on stderr, and the log
-//! writer hides the spinner while it prints a line, so the two never tear each other.
+//! The engine knows nothing about terminals: the spinner is one of a run's observers (it
+//! hears of steps starting and finishing), and the log writer hides the spinner while it
+//! prints a line, so the two never tear each other.
 
 use std::io::Write;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use indicatif::{ProgressBar, ProgressStyle};
-use tracing::field::{Field, Visit};
-use tracing::{Event, Subscriber};
 use tracing_subscriber::fmt::MakeWriter;
-use tracing_subscriber::layer::{Context, Layer};
+
+use crate::engine::observe::{Event, Observer};
 
 /// The spinner of the step in progress, if any; shared by the layer and the writer.
 #[derive(Clone, Default)]
@@ -47,57 +46,39 @@ impl Spinner {
     }
 }
 
-/// Collects the fields of an event that the spinner needs.
-#[derive(Default)]
-struct Fields {
-    message: String,
-    step: Option<String>,
-    kind: Option<String>,
-    attempt: Option<String>,
-}
-
-impl Visit for Fields {
-    fn record_debug(&mut self, field: &Field, value: &dyn std::fmt::Debug) {
-        let text = format!("{value:?}");
-        match field.name() {
-            "message" => self.message = text,
-            "step" => self.step = Some(text.trim_matches('"').to_owned()),
-            "kind" => self.kind = Some(text.trim_matches('"').to_owned()),
-            "attempt" => self.attempt = Some(text),
-            _ => {}
-        }
-    }
-
-    fn record_str(&mut self, field: &Field, value: &str) {
-        match field.name() {
-            "message" => self.message = value.to_owned(),
-            "step" => self.step = Some(value.to_owned()),
-            "kind" => self.kind = Some(value.to_owned()),
-            _ => {}
-        }
-    }
-}
-
-impl<S: Subscriber> Layer<S> for Spinner {
-    fn on_event(&self, event: &Event<'_>, _ctx: Context<'_, S>) {
-        let mut f = Fields::default();
-        event.record(&mut f);
-        match f.message.as_str() {
-            // Only processes take long; reporting steps print to stdout and must not tear.
-            "step started" if matches!(f.kind.as_deref(), Some("shell" | "aider")) => {
-                let mut label = format!("step {}", f.step.unwrap_or_default());
-                if let Some(a) = f.attempt.filter(|a| a != "None") {
-                    label = format!(
-                        "{label} (attempt {})",
-                        a.trim_start_matches("Some(").trim_end_matches(')')
-                    );
+/// The spinner follows the run's steps: only processes take long, and reporting steps
+/// print to stdout, which a spinner must not tear.
+impl Observer for Spinner {
+    fn on(&mut self, event: &Event) {
+        match event {
+            Event::StepStarted { step, .. } if matches!(step.kind.as_str(), "shell" | "aider") => {
+                let mut label = format!("step {}", step.id);
+                if let Some(a) = &step.attempt {
+                    label = format!("{label} (attempt {})", a.number);
                 }
                 self.start(label);
             }
-            "step finished" | "run finished" => self.stop(),
-            _ => {}
+            Event::StepFinished { .. } | Event::RunFinished { .. } => self.stop(),
+            Event::RunStarted { .. } | Event::StepStarted { .. } => {}
         }
     }
+}
+
+/// The spinner of this process, once logging made one (stderr is a terminal).
+static CURRENT: std::sync::OnceLock<Spinner> = std::sync::OnceLock::new();
+
+/// Makes `spinner` the one runs report their progress to.
+pub(super) fn install(spinner: Spinner) {
+    let _ = CURRENT.set(spinner);
+}
+
+/// The observers that show a run's progress on this terminal (none when stderr is not one).
+pub(super) fn observers() -> Vec<Box<dyn Observer>> {
+    CURRENT
+        .get()
+        .map(|s| Box::new(s.clone()) as Box<dyn Observer>)
+        .into_iter()
+        .collect()
 }
 
 /// Writes log lines to stderr with the spinner out of the way.

@@ -4,5 +4,5 @@ use crate::error::{Error, Outcome};
 use crate::triggers::local::{self, LocalRun};
 
 pub fn run(opts: &LocalRun) -> Result<Outcome, Error> {
-    local::run(opts)
+    local::run(opts, super::progress::observers())
 }

@@ -16,6 +16,7 @@ use minijinja::Value;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
+use super::observe::{Event, Observer, Observers, RunFiles};
 use super::report::{AttemptInfo, RunReport, RunStatus, StepReport};
 use super::state::{StepResult, StepStatus, millis};
 use crate::adapters::git::{IDENTITY, Remote, Workspace};
@@ -92,12 +93,11 @@ pub struct RunInput {
     /// The worker's idempotency key of the task: comments carry it in a hidden marker, so
     /// that a redelivered task does not comment twice. `None` for local runs.
     pub task_key: Option<String>,
-    /// Where the run is recorded as it goes (`None`: only `run.json`).
-    pub history: Option<Arc<crate::history::Store>>,
+    /// Who else hears of the run as it goes (`run.json` and `summary.md` are always
+    /// written): the history, a spinner, a worker's checkpoint.
+    pub observers: Vec<Box<dyn Observer>>,
     /// `local` or `worker`.
     pub trigger: &'static str,
-    /// The SQS message of a worker's task.
-    pub message_id: Option<String>,
 }
 
 /// A run that could not start.
@@ -218,18 +218,15 @@ pub struct Engine {
     timed_out: bool,
     seq: usize,
     started: Instant,
-    /// When run.json was last written; step ends rewrite it at most every
-    /// [`SAVE_INTERVAL`].
-    last_save: Option<std::time::Instant>,
+    /// Until [`Engine::start`]: the observers the trigger gave.
+    waiting: Vec<Box<dyn Observer>>,
+    observers: Observers,
 }
-
-/// The shortest time between two rewrites of run.json at step ends (the run's start and
-/// end always write it).
-const SAVE_INTERVAL: Duration = Duration::from_millis(200);
 
 impl Engine {
     /// Prepares a run: secrets, masking, the child environment, the report.
-    pub fn new(input: RunInput) -> Result<Self, SetupError> {
+    pub fn new(mut input: RunInput) -> Result<Self, SetupError> {
+        let waiting = std::mem::take(&mut input.observers);
         let (listed, refused): (Vec<String>, Vec<String>) = input
             .playbook
             .secrets
@@ -306,7 +303,8 @@ impl Engine {
             timed_out: false,
             seq: 0,
             started,
-            last_save: None,
+            waiting,
+            observers: Observers::default(),
         };
         // The playbook's env is rendered once, with the run's context.
         let top = Scope::top();
@@ -324,10 +322,15 @@ impl Engine {
         Ok(engine)
     }
 
+    /// Adds an observer of the run (before [`Engine::start`]).
+    pub fn observe(&mut self, observer: Box<dyn Observer>) {
+        self.waiting.push(observer);
+    }
+
     /// Prepares the run directory and the checkout's side of the environment. [`Engine::new`]
     /// touches nothing on disk, so a run that cannot start leaves nothing behind; this runs
     /// once the checkout exists.
-    pub fn start(&mut self) -> Result<(), SetupError> {
+    pub async fn start(&mut self) -> Result<(), SetupError> {
         let dir = &self.s.run.run_dir;
         // A reused --out directory must not mix two runs' logs and prompts.
         for sub in ["logs", "prompts"] {
@@ -339,8 +342,13 @@ impl Engine {
         let body = dir.join("issue-body.md");
         std::fs::write(&body, &self.s.run.task.issue.body)
             .map_err(|e| SetupError(format!("failed to write {}: {e}", body.display())))?;
-        self.s.start = self.s.workspace.head().ok().flatten();
-        if !self.s.workspace.has_identity() {
+        let (start, identity) = self
+            .s
+            .workspace
+            .off_thread(|w| (w.head().ok().flatten(), w.has_identity()))
+            .await;
+        self.s.start = start;
+        if !identity {
             for (k, v) in [
                 ("GIT_AUTHOR_NAME", IDENTITY.0),
                 ("GIT_AUTHOR_EMAIL", IDENTITY.1),
@@ -350,19 +358,13 @@ impl Engine {
                 self.s.child_env.insert(k.into(), v.into());
             }
         }
-        self.save();
-        if let Some(h) = &self.s.run.history {
-            let meta = crate::history::RunMeta {
-                trigger: self.s.run.trigger.to_owned(),
-                task_key: self.s.run.task_key.clone(),
-                message_id: self.s.run.message_id.clone(),
-                issue_title: self.report.issue_title.clone(),
-                run_dir: self.s.run.run_dir.clone(),
-            };
-            if let Err(e) = h.run_started(&self.report, &meta) {
-                tracing::warn!(error = %e, "failed to record the run in the history");
-            }
-        }
+        let mut observers: Vec<Box<dyn Observer>> =
+            vec![Box::new(RunFiles::new(self.s.run.run_dir.clone()))];
+        observers.append(&mut self.waiting);
+        self.observers = Observers::start(observers);
+        self.observers.send(Event::RunStarted {
+            report: self.report.clone(),
+        });
         Ok(())
     }
 
@@ -387,13 +389,10 @@ impl Engine {
         };
         self.report.finished_at = Some(jiff::Timestamp::now().to_string());
         self.report.duration_ms = millis(self.started.elapsed());
-        self.save();
-        if let Err(e) = std::fs::write(
-            self.s.run.run_dir.join("summary.md"),
-            self.report.summary_markdown(),
-        ) {
-            tracing::warn!(error = %e, "failed to write summary.md");
-        }
+        self.observers.send(Event::RunFinished {
+            report: self.report.clone(),
+        });
+        std::mem::take(&mut self.observers).finish().await;
         tracing::info!(run = %self.s.run.run_id, status = self.report.status.as_str(), "run finished");
         self.report
     }
@@ -451,7 +450,7 @@ impl Engine {
         };
         let started = Instant::now();
         tracing::info!(step = %step.id, kind = step.kind.name(), attempt = scope.attempt.as_ref().map(|a| a.info.number), "step started");
-        if let Some(h) = &self.s.run.history {
+        {
             let logs = matches!(step.kind, StepKind::Shell(_) | StepKind::Aider(_));
             let entry = StepReport {
                 id: step.id.0.clone(),
@@ -465,10 +464,11 @@ impl Engine {
                 message: None,
                 log: logs.then(|| format!("logs/{stem}.log")),
             };
-            let now = jiff::Timestamp::now().to_string();
-            if let Err(e) = h.step_started(&self.s.run.run_id, self.seq, &entry, &now) {
-                tracing::warn!(error = %e, "failed to record the step in the history");
-            }
+            self.observers.send(Event::StepStarted {
+                seq: self.seq,
+                step: entry,
+                at: jiff::Timestamp::now().to_string(),
+            });
         }
         let seq = self.seq;
         let result = self.execute(step, pointer, scope, stem.clone()).await;
@@ -552,7 +552,7 @@ impl Engine {
         let track =
             matches!(step.kind, StepKind::Shell(_)) && self.reads_changed.reads(step.id.as_str());
         let before = if track {
-            self.s.workspace.snapshot().ok()
+            self.s.workspace.off_thread(|w| w.snapshot().ok()).await
         } else {
             None
         };
@@ -564,7 +564,7 @@ impl Engine {
             StepKind::Retry(_) => unreachable!("handled above"),
         };
         if track {
-            result.changed = before != self.s.workspace.snapshot().ok();
+            result.changed = before != self.s.workspace.off_thread(|w| w.snapshot().ok()).await;
         }
         if result.status == StepStatus::TimedOut && run_bound {
             self.timed_out = true;
@@ -645,34 +645,18 @@ impl Engine {
             message,
             log: result.logged.then(|| format!("logs/{stem}.log")),
         };
-        if let Some(h) = &self.s.run.history
-            && let Err(e) = h.step_finished(&self.s.run.run_id, seq, &entry)
-        {
-            tracing::warn!(error = %e, "failed to record the step in the history");
-        }
         self.report
             .steps
-            .insert(index.min(self.report.steps.len()), entry);
+            .insert(index.min(self.report.steps.len()), entry.clone());
         if let Some(pr) = result.pr {
             self.report.pr = Some(pr);
         }
         self.report.duration_ms = millis(self.started.elapsed());
-        if self.last_save.is_none_or(|t| t.elapsed() >= SAVE_INTERVAL) {
-            self.save();
-        }
-    }
-
-    /// Writes `run.json` (a failure to write is logged, not fatal).
-    fn save(&mut self) {
-        self.last_save = Some(std::time::Instant::now());
-        if let Err(e) = self.report.write_json(&self.s.run.run_dir) {
-            tracing::warn!(error = %e, dir = %self.s.run.run_dir.display(), "failed to write run.json");
-        }
-        if let Some(h) = &self.s.run.history
-            && let Err(e) = h.run_updated(&self.report)
-        {
-            tracing::warn!(error = %e, "failed to record the run in the history");
-        }
+        self.observers.send(Event::StepFinished {
+            seq,
+            step: entry,
+            report: self.report.clone(),
+        });
     }
 
     /// Renders an attempt's env (used by the retry step).
@@ -685,11 +669,11 @@ impl Engine {
         render_env(&self.s.run.templates, pointer, env, ctx)
     }
 
-    pub(crate) fn snapshot_changed_since(
+    pub(crate) async fn snapshot_changed_since(
         &self,
         before: &Option<crate::adapters::git::Snapshot>,
     ) -> bool {
-        *before != self.s.workspace.snapshot().ok()
+        *before != self.s.workspace.off_thread(|w| w.snapshot().ok()).await
     }
 }
 

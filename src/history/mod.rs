@@ -10,6 +10,7 @@
 mod cancel;
 mod read;
 mod rebuild;
+mod record;
 mod stats;
 
 use std::path::{Path, PathBuf};
@@ -20,6 +21,7 @@ use rusqlite::{Connection, ErrorCode, OptionalExtension, params};
 
 pub use cancel::{CancelOutcome, Cancels, Registration, watch_requests};
 pub use read::{Filter, Lookup, RunDetail, RunRow, StepRow};
+pub use record::Recorder;
 pub use stats::{ModelStats, model_stats};
 
 use crate::engine::report::{RunReport, StepReport};
@@ -105,6 +107,7 @@ pub struct Store {
 /// What the engine knows about a run beyond its report.
 #[derive(Debug, Clone, Default)]
 pub struct RunMeta {
+    pub run_id: String,
     /// `local` or `worker`.
     pub trigger: String,
     pub task_key: Option<String>,
@@ -221,24 +224,24 @@ impl Store {
         self.with(|c| upsert_step(c, run, seq, step, None, step.status.as_str()))
     }
 
+    /// A step execution ended, and the run as it stands after it: one transaction.
+    pub fn step_boundary(
+        &self,
+        seq: usize,
+        step: &StepReport,
+        report: &RunReport,
+    ) -> Result<(), HistoryError> {
+        self.with(|c| {
+            let tx = c.transaction()?;
+            upsert_step(&tx, &report.id, seq, step, None, step.status.as_str())?;
+            update_run(&tx, report)?;
+            tx.commit()
+        })
+    }
+
     /// The run's status, duration and pull request as the report has them now.
     pub fn run_updated(&self, report: &RunReport) -> Result<(), HistoryError> {
-        self.with(|c| {
-            c.prepare_cached(
-                "UPDATE runs SET status = ?2, finished_at = ?3, duration_ms = ?4,
-                    pr_url = coalesce(?5, pr_url), pr_number = coalesce(?6, pr_number)
-                 WHERE id = ?1",
-            )?
-            .execute(params![
-                report.id,
-                report.status.as_str(),
-                report.finished_at,
-                int(report.duration_ms),
-                report.pr.as_ref().map(|p| p.url.clone()),
-                report.pr.as_ref().map(|p| int(p.number)),
-            ])
-            .map(|_| ())
-        })
+        self.with(|c| update_run(c, report))
     }
 
     /// Imports a finished or interrupted run from its report, unless the run is known.
@@ -332,6 +335,23 @@ impl Store {
 }
 
 /// Writes a run's row: inserted, or its status, process and times updated.
+fn update_run(c: &Connection, report: &RunReport) -> rusqlite::Result<()> {
+    c.prepare_cached(
+        "UPDATE runs SET status = ?2, finished_at = ?3, duration_ms = ?4,
+                    pr_url = coalesce(?5, pr_url), pr_number = coalesce(?6, pr_number)
+                 WHERE id = ?1",
+    )?
+    .execute(params![
+        report.id,
+        report.status.as_str(),
+        report.finished_at,
+        int(report.duration_ms),
+        report.pr.as_ref().map(|p| p.url.clone()),
+        report.pr.as_ref().map(|p| int(p.number)),
+    ])
+    .map(|_| ())
+}
+
 fn upsert_run(
     c: &Connection,
     report: &RunReport,

@@ -25,18 +25,27 @@ impl Engine {
         scope: &Scope,
     ) -> StepResult {
         let total = spec.attempts.len();
-        let before = self.s.workspace.snapshot().ok();
+        let before = self.s.workspace.off_thread(|w| w.snapshot().ok()).await;
         // Each attempt starts from the checkout as the retry found it. Uncommitted work of
         // earlier steps is committed first, so that a reset cannot lose it.
         if spec.reset && before.as_ref().is_some_and(|b| !b.status.is_empty()) {
             let message = format!("codingworker: state before retry `{}`", step.id);
-            if let Err(e) = self.s.workspace.commit_all(&message) {
+            if let Err(e) = self
+                .s
+                .workspace
+                .off_thread(move |w| w.commit_all(&message))
+                .await
+            {
                 return StepResult::failed(format!(
                     "failed to commit the checkout before the retry: {e}"
                 ));
             }
         }
-        let start_commit = self.s.workspace.head().ok().flatten();
+        let start_commit = self
+            .s
+            .workspace
+            .off_thread(|w| w.head().ok().flatten())
+            .await;
         let deadline = match (step.timeout.map(|t| Instant::now() + t.0), scope.deadline) {
             (Some(a), Some(b)) => Some(a.min(b)),
             (a, b) => a.or(b),
@@ -69,7 +78,11 @@ impl Engine {
             if i > 0
                 && spec.reset
                 && let Some(commit) = start_commit
-                && let Err(e) = self.s.workspace.reset_to(commit)
+                && let Err(e) = self
+                    .s
+                    .workspace
+                    .off_thread(move |w| w.reset_to(commit))
+                    .await
             {
                 return StepResult::failed(format!(
                     "failed to reset the checkout before attempt {number}: {e}"
@@ -146,7 +159,7 @@ impl Engine {
         }
         let mut result = outcome
             .unwrap_or_else(|| StepResult::failed(format!("none of {total} attempts succeeded")));
-        result.changed = self.snapshot_changed_since(&before);
+        result.changed = self.snapshot_changed_since(&before).await;
         result
     }
 }

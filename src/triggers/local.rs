@@ -15,6 +15,7 @@ use crate::adapters::git::{Remote, SourceRepo};
 use crate::adapters::github::{GitHub, OctocrabGitHub, RetryPolicy};
 use crate::diagnostic::render_human;
 use crate::engine::executor::{Engine, EngineOptions, RunInput};
+use crate::engine::observe::Observer;
 use crate::engine::plan::{self, PlanInput};
 use crate::engine::report::{RunReport, RunStatus, format_ms};
 use crate::error::{Error, Outcome};
@@ -162,7 +163,8 @@ pub fn workdir(given: Option<&Path>, env: &BTreeMap<String, String>) -> Result<P
     }
 }
 
-pub fn run(opts: &LocalRun) -> Result<Outcome, Error> {
+/// Runs (or plans) one issue; `observers` hear of the run as it goes (a spinner).
+pub fn run(opts: &LocalRun, mut observers: Vec<Box<dyn Observer>>) -> Result<Outcome, Error> {
     let env = child_env::current();
     let prepared = prepare_playbook(&opts.playbook)?;
     let task = Task::from_file(&opts.issue)?;
@@ -267,6 +269,15 @@ pub fn run(opts: &LocalRun) -> Result<Outcome, Error> {
             None
         }
     };
+    if let Some(store) = &history {
+        let meta = crate::history::RunMeta {
+            run_id: run_id.clone(),
+            trigger: "local".into(),
+            run_dir: run_dir.clone(),
+            ..Default::default()
+        };
+        observers.push(Box::new(crate::history::Recorder::new(store.clone(), meta)));
+    }
     let cancels = Arc::new(crate::history::Cancels::default());
     let registration = cancels.register(&run_id, cancel.clone());
     let input = RunInput {
@@ -286,15 +297,14 @@ pub fn run(opts: &LocalRun) -> Result<Outcome, Error> {
         budget: None,
         credentials: Vec::new(),
         task_key: None,
-        history: history.clone(),
+        observers,
         trigger: "local",
-        message_id: None,
     };
     let mut engine = Engine::new(input).map_err(|e| Error::Setup(e.to_string()))?;
     source
         .add_worktree(&branch, &checkout, &run_id, opts.force, &worktrees)
         .map_err(|e| Error::Setup(e.to_string()))?;
-    if let Err(e) = engine.start() {
+    if let Err(e) = runtime.block_on(engine.start()) {
         source.remove_run(&branch, &worktrees);
         return Err(Error::Setup(e.to_string()));
     }

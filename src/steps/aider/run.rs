@@ -335,7 +335,7 @@ pub async fn run(s: &Services, call: &StepCall<'_>, spec: &AiderSpec) -> StepRes
     if let Err(e) = inv.make_ready(&s.masker, s.run.options.probe_timeout).await {
         return failed(e);
     }
-    let before = s.workspace.content_tree().ok();
+    let before = s.workspace.off_thread(|w| w.content_tree().ok()).await;
     let mut env = call.env.clone();
     env.extend(inv.env.clone());
     let header = format!("$ {} {}", inv.program, inv.args.join(" "));
@@ -354,7 +354,11 @@ pub async fn run(s: &Services, call: &StepCall<'_>, spec: &AiderSpec) -> StepRes
     // Judged by content: empty files created for named files, or changes that were there
     // before and that aider merely committed, are not work.
     result.changed = match before {
-        Some(b) => s.workspace.content_changed(b).unwrap_or(true),
+        Some(b) => {
+            s.workspace
+                .off_thread(move |w| w.content_changed(b).unwrap_or(true))
+                .await
+        }
         None => true,
     };
     if result.status == StepStatus::Success && spec.require_changes && !result.changed {

@@ -124,7 +124,12 @@ pub async fn run(s: &Services, call: &StepCall<'_>, spec: &PrOpenSpec) -> StepRe
         ));
     }
     let mut log = String::new();
-    match s.workspace.commit_all(&req.commit_message) {
+    let message = req.commit_message.clone();
+    match s
+        .workspace
+        .off_thread(move |w| w.commit_all(&message))
+        .await
+    {
         Ok(Some(oid)) => {
             let _ = writeln!(log, "committed uncommitted changes as {oid}");
         }
@@ -150,7 +155,7 @@ pub async fn run(s: &Services, call: &StepCall<'_>, spec: &PrOpenSpec) -> StepRe
     };
     // GitHub refuses a pull request without commits (422 "No commits between"): say so
     // rather than push a branch that is its base.
-    if s.start.is_some() && s.workspace.head().ok().flatten() == s.start {
+    if s.start.is_some() && s.workspace.off_thread(|w| w.head().ok().flatten()).await == s.start {
         let why = "skipped: the run made no changes, so there is no pull request to open";
         let _ = writeln!(log, "{why}");
         let mut r = finish(s, call, log, None, Some(why.into()));

@@ -16,6 +16,7 @@ use crate::adapters::github::comment_once;
 use crate::adapters::mirror::{self, Mirror};
 use crate::adapters::sqs::{Queue, Received};
 use crate::engine::executor::{Engine, RunInput};
+use crate::engine::observe::{Event, Observer};
 use crate::engine::report::{RunReport, RunStatus};
 use crate::engine::state::StepStatus;
 use crate::error::Error;
@@ -367,6 +368,18 @@ impl Worker {
         let checkout = self.dirs.worktrees.join(&run_id);
         let run_dir = self.dirs.runs.join(&run_id);
         let cancel = self.stop_runs.child_token();
+        let mut observers: Vec<Box<dyn Observer>> = Vec::new();
+        if let Some(store) = &self.history {
+            let meta = crate::history::RunMeta {
+                run_id: run_id.clone(),
+                trigger: "worker".into(),
+                task_key: Some(st.key.clone()),
+                message_id: Some(msg.message_id.clone()),
+                run_dir: run_dir.clone(),
+                ..Default::default()
+            };
+            observers.push(Box::new(crate::history::Recorder::new(store.clone(), meta)));
+        }
         let input = RunInput {
             playbook: chosen.prepared.playbook.clone(),
             playbook_path: chosen.name.clone(),
@@ -387,9 +400,8 @@ impl Worker {
                 "CODINGWORKER_STATUS_TOKEN".to_owned(),
             ],
             task_key: Some(st.key.clone()),
-            history: self.history.clone(),
+            observers,
             trigger: "worker",
-            message_id: Some(msg.message_id.clone()),
         };
         let registration = self.cancels.register(&run_id, cancel);
         let mut engine = match Engine::new(input) {
@@ -421,32 +433,33 @@ impl Worker {
                 )
                 .await;
         }
-        if let Err(e) = engine.start() {
-            self.remove_run(at, &run_id).await;
-            return self
-                .passing(msg, task, Some(st), format!("failed to start the run: {e}"))
-                .await;
-        }
-        st.runs.push(RunRecord {
+        let mut running = st.clone();
+        running.runs.push(RunRecord {
             run_id: run_id.clone(),
             receive_count: msg.receive_count,
             started_at: jiff::Timestamp::now().to_string(),
             status: None,
             duration_ms: None,
         });
-        st.phase = Phase::Running;
+        running.phase = Phase::Running;
+        // A crash loses at most the time since the last checkpoint of `spent_ms`.
+        engine.observe(Box::new(Checkpoint::new(
+            self.store.clone(),
+            running.clone(),
+        )));
+        if let Err(e) = engine.start().await {
+            self.remove_run(at, &run_id).await;
+            return self
+                .passing(msg, task, Some(st), format!("failed to start the run: {e}"))
+                .await;
+        }
+        *st = running;
         self.save(st);
         // Keep the message hidden while the run may go on, and not longer.
         hb.stop_at(Instant::now() + budget + REPORTING_MARGIN);
 
         let started = Instant::now();
-        let report = {
-            // A crash loses at most the time since the last checkpoint of `spent_ms`.
-            let ticker = Checkpoint::start(self.store.clone(), st.clone(), started);
-            let report = engine.run().await;
-            drop(ticker);
-            report
-        };
+        let report = engine.run().await;
         self.remove_run(at, &run_id).await;
         st.spent_ms += started.elapsed().as_millis() as u64;
         if let Some(r) = st.runs.last_mut() {
@@ -464,7 +477,7 @@ impl Worker {
             st.phase = Phase::Finished;
             st.failure = Some(why.clone());
             self.save(st);
-            let summary = std::fs::read_to_string(run_dir.join("summary.md")).ok();
+            let summary = Some(report.summary_markdown());
             return self.report_and_finish(msg, task, st, why, summary).await;
         }
         drop(registration);
@@ -516,7 +529,7 @@ impl Worker {
                 st.phase = Phase::Finished;
                 st.failure = Some(why.clone());
                 self.save(st);
-                let summary = std::fs::read_to_string(run_dir.join("summary.md")).ok();
+                let summary = Some(report.summary_markdown());
                 self.report_and_finish(msg, task, st, why, summary).await
             }
         }
@@ -925,37 +938,50 @@ impl Drop for Heartbeat {
 }
 
 /// Saves the time a run has spent every few seconds, so that a crash (or `kill -9`) counts
-/// against the task's budget too.
+/// against the task's budget too. An observer of the run: it writes on the observers'
+/// thread, and never after the run ended (the worker's own final save comes after).
 struct Checkpoint {
-    /// False once dropped; checked (and held) around every save, so that no checkpoint is
-    /// written after the run's own final save.
-    active: Arc<std::sync::Mutex<bool>>,
-    handle: tokio::task::JoinHandle<()>,
+    store: state::Store,
+    st: TaskState,
+    base: u64,
+    started: Option<std::time::Instant>,
+    last: std::time::Instant,
 }
 
+/// How often a running task's spent time is saved.
+const CHECKPOINT_EVERY: Duration = Duration::from_secs(5);
+
 impl Checkpoint {
-    fn start(store: state::Store, mut st: TaskState, started: Instant) -> Self {
-        let base = st.spent_ms;
-        let active = Arc::new(std::sync::Mutex::new(true));
-        let flag = active.clone();
-        let handle = tokio::spawn(async move {
-            loop {
-                tokio::time::sleep(Duration::from_secs(5)).await;
-                let on = flag.lock().expect("checkpoint flag");
-                if !*on {
-                    return;
-                }
-                st.spent_ms = base + started.elapsed().as_millis() as u64;
-                let _ = store.save(&mut st);
-            }
-        });
-        Self { active, handle }
+    fn new(store: state::Store, st: TaskState) -> Self {
+        Self {
+            store,
+            base: st.spent_ms,
+            st,
+            started: None,
+            last: std::time::Instant::now(),
+        }
     }
 }
 
-impl Drop for Checkpoint {
-    fn drop(&mut self) {
-        *self.active.lock().expect("checkpoint flag") = false;
-        self.handle.abort();
+impl Observer for Checkpoint {
+    fn on(&mut self, event: &Event) {
+        match event {
+            Event::RunStarted { .. } => {
+                self.started = Some(std::time::Instant::now());
+                self.last = std::time::Instant::now();
+            }
+            Event::RunFinished { .. } => self.started = None,
+            Event::StepStarted { .. } | Event::StepFinished { .. } => {}
+        }
+    }
+
+    fn tick(&mut self) {
+        let Some(started) = self.started else { return };
+        if self.last.elapsed() < CHECKPOINT_EVERY {
+            return;
+        }
+        self.last = std::time::Instant::now();
+        self.st.spent_ms = self.base + started.elapsed().as_millis() as u64;
+        let _ = self.store.save(&mut self.st);
     }
 }
