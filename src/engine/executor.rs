@@ -363,7 +363,7 @@ impl Engine {
         observers.append(&mut self.waiting);
         self.observers = Observers::start(observers);
         self.observers.send(Event::RunStarted {
-            report: self.report.clone(),
+            report: Box::new(self.report.clone()),
         });
         Ok(())
     }
@@ -390,7 +390,7 @@ impl Engine {
         self.report.finished_at = Some(jiff::Timestamp::now().to_string());
         self.report.duration_ms = millis(self.started.elapsed());
         self.observers.send(Event::RunFinished {
-            report: self.report.clone(),
+            report: Box::new(self.report.clone()),
         });
         std::mem::take(&mut self.observers).finish().await;
         tracing::info!(run = %self.s.run.run_id, status = self.report.status.as_str(), "run finished");
@@ -655,7 +655,7 @@ impl Engine {
         self.observers.send(Event::StepFinished {
             seq,
             step: entry,
-            report: self.report.clone(),
+            report: Box::new(self.report.clone()),
         });
     }
 

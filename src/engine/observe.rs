@@ -19,7 +19,7 @@ use super::report::{RunReport, StepReport};
 #[derive(Debug, Clone)]
 pub enum Event {
     /// The run directory is ready and the first step is about to run.
-    RunStarted { report: RunReport },
+    RunStarted { report: Box<RunReport> },
     /// A step execution begins; `seq` orders executions as they start (1, 2, ...).
     StepStarted {
         seq: usize,
@@ -31,10 +31,10 @@ pub enum Event {
     StepFinished {
         seq: usize,
         step: StepReport,
-        report: RunReport,
+        report: Box<RunReport>,
     },
     /// The run ended; `report` is final.
-    RunFinished { report: RunReport },
+    RunFinished { report: Box<RunReport> },
 }
 
 /// A sink for a run's events. Called on the observers' thread, in the order events
@@ -151,7 +151,7 @@ impl Observer for RunFiles {
                 if self.last.is_none_or(|t| t.elapsed() >= TICK) {
                     self.write(report);
                 } else {
-                    self.pending = Some(report.clone());
+                    self.pending = Some(RunReport::clone(report));
                 }
             }
             Event::RunFinished { report } => {
