@@ -185,6 +185,10 @@ pub(crate) struct Scope {
     /// Some step succeeded in this scope.
     pub succeeded_here: bool,
     pub attempt: Option<AttemptScope>,
+    /// The plan's number of the scope's steps before their own (`2.1.` in attempt 1 of
+    /// step 2) and their indent.
+    pub number: String,
+    pub indent: usize,
 }
 
 pub(crate) struct AttemptScope {
@@ -201,6 +205,8 @@ impl Scope {
             failed_here: false,
             succeeded_here: false,
             attempt: None,
+            number: String::new(),
+            indent: 0,
         }
     }
 
@@ -213,7 +219,7 @@ impl Scope {
 pub struct Engine {
     pub(crate) s: Services,
     reads_changed: ReadsChanged,
-    steps: BTreeMap<String, Value>,
+    pub(super) steps: BTreeMap<String, Value>,
     pub(crate) report: RunReport,
     timed_out: bool,
     seq: usize,
@@ -221,11 +227,25 @@ pub struct Engine {
     /// Until [`Engine::start`]: the observers the trigger gave.
     waiting: Vec<Box<dyn Observer>>,
     observers: Observers,
+    /// A dry run: steps are shown here instead of run.
+    pub(crate) plan: Option<super::plan::PlanState>,
+    /// The checkout as templates and the report name it.
+    checkout_label: String,
 }
 
 impl Engine {
     /// Prepares a run: secrets, masking, the child environment, the report.
-    pub fn new(mut input: RunInput) -> Result<Self, SetupError> {
+    pub fn new(input: RunInput) -> Result<Self, SetupError> {
+        Self::build(input, None)
+    }
+
+    /// [`Engine::new`], or the engine of a dry run when `plan` is given: then nothing is
+    /// logged, and what cannot be rendered is shown in the plan rather than refused.
+    pub(crate) fn build(
+        mut input: RunInput,
+        mut plan: Option<super::plan::PlanState>,
+    ) -> Result<Self, SetupError> {
+        let quiet = plan.is_some();
         let waiting = std::mem::take(&mut input.observers);
         let (listed, refused): (Vec<String>, Vec<String>) = input
             .playbook
@@ -235,7 +255,7 @@ impl Engine {
             .partition(|name| {
                 !crate::mask::is_worker_credential(name) && !input.credentials.contains(name)
             });
-        for name in &refused {
+        for name in refused.iter().filter(|_| !quiet) {
             tracing::warn!(secret = %name, "the worker's GitHub token and AWS credentials never reach processes; not exposed");
         }
         let secrets: BTreeMap<String, String> = listed
@@ -247,11 +267,18 @@ impl Engine {
                     .map(|v| (name.clone(), v.clone()))
             })
             .collect();
-        for name in listed.iter().filter(|n| !secrets.contains_key(*n)) {
+        for name in listed
+            .iter()
+            .filter(|n| !quiet && !secrets.contains_key(*n))
+        {
             tracing::warn!(secret = %name, "secret listed by the playbook is not set in the environment; templates that read it will fail");
         }
         let masked: Vec<String> = listed.iter().chain(&input.credentials).cloned().collect();
         let masker = Masker::for_environment(&input.parent_env, &masked);
+        let checkout_label = match &plan {
+            Some(_) => super::plan::WORKTREE.to_owned(),
+            None => input.checkout.display().to_string(),
+        };
         let base = ContextBase::new(&input.task, &input.playbook.vars, &secrets);
         let workspace = Workspace::new(&input.checkout);
         let started = Instant::now();
@@ -278,7 +305,7 @@ impl Engine {
             trigger: Some(input.trigger.to_owned()),
             status: RunStatus::Running,
             branch: input.branch.clone(),
-            workdir: input.checkout.display().to_string(),
+            workdir: checkout_label.clone(),
             started_at: jiff::Timestamp::now().to_string(),
             finished_at: None,
             duration_ms: 0,
@@ -305,6 +332,8 @@ impl Engine {
             started,
             waiting,
             observers: Observers::default(),
+            plan: None,
+            checkout_label,
         };
         // The playbook's env is rendered once, with the run's context.
         let top = Scope::top();
@@ -314,9 +343,22 @@ impl Engine {
             "/env",
             &engine.s.run.playbook.env,
             &ctx,
-        )
-        .map_err(|e| SetupError(format!("the playbook's `env` cannot be rendered: {e}")))?;
-        env.extend(rendered);
+        );
+        match (rendered, &mut plan) {
+            (Ok(rendered), plan) => {
+                if let Some(p) = plan {
+                    p.env = Ok(rendered.clone());
+                }
+                env.extend(rendered);
+            }
+            (Err(e), Some(p)) => p.env = Err(e),
+            (Err(e), None) => {
+                return Err(SetupError(format!(
+                    "the playbook's `env` cannot be rendered: {e}"
+                )));
+            }
+        }
+        engine.plan = plan;
         engine.s.shell = find_program("sh", env.get("PATH").map(String::as_str));
         engine.s.child_env = env;
         Ok(engine)
@@ -408,7 +450,7 @@ impl Engine {
         let run = run_value(
             &self.s.run.run_id,
             &self.s.run.branch,
-            &self.s.run.checkout.display().to_string(),
+            &self.checkout_label,
             &summary,
         );
         self.s.base.with(
@@ -448,10 +490,13 @@ impl Engine {
             Some(a) => format!("{:02}-{}-a{}", self.seq, step.id, a.info.number),
             None => format!("{:02}-{}", self.seq, step.id),
         };
+        if self.plan.is_some() {
+            return self.plan_step(step, pointer, scope, index, stem).await;
+        }
         let started = Instant::now();
         tracing::info!(step = %step.id, kind = step.kind.name(), attempt = scope.attempt.as_ref().map(|a| a.info.number), "step started");
         {
-            let logs = matches!(step.kind, StepKind::Shell(_) | StepKind::Aider(_));
+            let logs = steps::kind_of(&step.kind).is_some_and(|k| k.logs());
             let entry = StepReport {
                 id: step.id.0.clone(),
                 name: step.name.clone(),
@@ -485,7 +530,8 @@ impl Engine {
         if self.s.run.cancel.is_cancelled() {
             return StepResult::with_status(StepStatus::Cancelled, "the run was cancelled");
         }
-        let reporting = matches!(step.kind, StepKind::PrOpen(_) | StepKind::Comment(_));
+        let kind = steps::kind_of(&step.kind);
+        let reporting = kind.is_some_and(|k| k.reports());
         if self.out_of_time() && !reporting {
             self.timed_out = true;
             return StepResult::skipped(format!(
@@ -514,9 +560,13 @@ impl Engine {
                 Some(Condition::Expr(e)) => format!("skipped: `if: {e}` is false"),
             });
         }
-        if let StepKind::Retry(spec) = &step.kind {
-            return self.run_retry(step, pointer, spec, scope).await;
-        }
+        let kind = match (kind, &step.kind) {
+            (Some(kind), _) => kind,
+            (None, StepKind::Retry(spec)) => {
+                return self.run_retry(step, pointer, spec, scope).await;
+            }
+            (None, other) => unreachable!("`{}` has no kind", other.name()),
+        };
         let mut env = self.s.child_env.clone();
         if let Some(a) = &scope.attempt {
             env.extend(a.env.clone());
@@ -556,13 +606,7 @@ impl Engine {
         } else {
             None
         };
-        let mut result = match &step.kind {
-            StepKind::Shell(_) => steps::shell::run(&self.s, &call).await,
-            StepKind::Aider(spec) => steps::aider::run(&self.s, &call, spec).await,
-            StepKind::PrOpen(spec) => steps::pr_open::run(&self.s, &call, spec).await,
-            StepKind::Comment(spec) => steps::comment::run(&self.s, &call, spec).await,
-            StepKind::Retry(_) => unreachable!("handled above"),
-        };
+        let mut result = kind.run(&self.s, &call).await;
         if track {
             result.changed = before != self.s.workspace.off_thread(|w| w.snapshot().ok()).await;
         }

@@ -1,6 +1,7 @@
 //! The engine: runs a playbook's steps against a task and reports what happened.
 
 pub mod executor;
+pub mod kind;
 pub mod observe;
 pub mod plan;
 pub mod report;

@@ -1,6 +1,11 @@
 //! The dry-run plan: every step with its templates rendered, every argv that would run,
 //! every attempt of a retry; nothing is run, written or sent.
 //!
+//! The plan is the engine running in a mode of its own: the same scheduling, step naming,
+//! environment layering, attempt environments, secrets and context as a run (see
+//! `executor.rs`), with each kind's [`Kind::plan`](super::kind::Kind::plan) called where a
+//! run calls its `run`.
+//!
 //! Steps read `steps.*` of steps that have not run. The plan shows the path where every
 //! step succeeds, except that an attempt after the first is shown as it renders after the
 //! previous attempt failed (that is the only way to reach it). Outputs that do not exist
@@ -9,40 +14,44 @@
 use std::collections::BTreeMap;
 use std::fmt::Write;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Duration;
 
-use minijinja::Value;
+use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
 
-use super::report::{AttemptInfo, RunReport, RunStatus, StepReport};
+use super::executor::{AttemptScope, Engine, EngineOptions, RunInput, Scope, StepCall, render_env};
+use super::report::{AttemptInfo, StepReport};
 use super::state::{StepResult, StepStatus, pr_outputs};
 use crate::mask::Masker;
-use crate::playbook::model::{Playbook, Step, StepKind};
-use crate::playbook::types::{Condition, EnvMap, Version1};
-use crate::steps::{aider, pr_open};
+use crate::playbook::model::{Playbook, RetrySpec, Step, StepKind};
+use crate::playbook::types::Condition;
 use crate::task::Task;
-use crate::template::context::{ContextBase, attempt_value, run_value};
+use crate::template::Templates;
+use crate::template::context::attempt_value;
 use crate::template::sites::{child_pointer, step_pointer};
-use crate::template::{SiteKind, Templates};
 use crate::text::printable;
 
 /// What the plan is made from.
 pub struct PlanInput<'a> {
-    pub playbook: &'a Playbook,
+    pub playbook: Arc<Playbook>,
     pub playbook_path: &'a str,
-    pub templates: &'a Templates,
+    pub templates: Arc<Templates>,
     pub task: &'a Task,
     pub branch: &'a str,
     /// The directory globs are matched in (the repository, or any directory).
     pub repo_dir: &'a Path,
     pub parent_env: &'a BTreeMap<String, String>,
-    pub aider_program: &'a str,
+    pub options: EngineOptions,
     /// The run branch exists already in the repository (a real run then needs `--force`).
     pub branch_exists: bool,
     pub force: bool,
 }
 
-const RUN_DIR: &str = "<run>";
-const WORKTREE: &str = "<worktree>";
+/// Where a run's files would go, as the plan names it.
+pub const RUN_DIR: &str = "<run>";
+/// The run's checkout, as the plan names it.
+pub const WORKTREE: &str = "<worktree>";
 
 /// A rendered plan.
 pub struct Plan {
@@ -51,260 +60,210 @@ pub struct Plan {
     pub problems: usize,
 }
 
-/// Renders the plan.
-pub fn render(input: &PlanInput<'_>) -> Plan {
-    let pb = input.playbook;
-    let listed: Vec<String> = pb.secrets.iter().map(|s| s.0.clone()).collect();
-    let secrets: BTreeMap<String, String> = listed
-        .iter()
-        .filter_map(|n| input.parent_env.get(n).map(|v| (n.clone(), v.clone())))
-        .collect();
-    let mut p = Planner {
-        input,
-        base: ContextBase::new(input.task, &pb.vars, &secrets),
-        masker: Masker::for_environment(input.parent_env, &listed),
-        steps: BTreeMap::new(),
-        report: RunReport {
-            version: Version1,
-            id: "<run id>".into(),
-            playbook: input.playbook_path.into(),
-            playbook_name: pb.name.clone(),
-            task_id: input.task.id.clone(),
-            repo: input.task.repo.full_name.clone(),
-            issue: input.task.issue.number,
-            issue_title: String::new(),
-            trigger: None,
-            status: RunStatus::Running,
-            branch: input.branch.into(),
-            workdir: WORKTREE.into(),
-            started_at: String::new(),
-            finished_at: None,
-            duration_ms: 0,
-            steps: Vec::new(),
-            pr: None,
-        },
-        out: String::new(),
-        seq: 0,
-        problems: std::cell::Cell::new(0),
-    };
-    for step in all_steps(&pb.steps) {
-        p.steps.insert(
-            step.id.0.clone(),
-            StepResult::not_run_value(step.kind.name()),
-        );
-    }
-    p.header(&secrets, &listed);
-    for (i, step) in pb.steps.iter().enumerate() {
-        p.step(step, &step_pointer(i), &format!("{}", i + 1), None, 0);
-    }
-    Plan {
-        text: p.out,
-        problems: p.problems.get(),
-    }
-}
-
-fn all_steps(steps: &[Step]) -> Vec<&Step> {
-    let mut out = Vec::new();
-    for s in steps {
-        out.push(s);
-        out.extend(all_steps(s.children()));
-    }
-    out
-}
-
-struct Planner<'a> {
-    input: &'a PlanInput<'a>,
-    base: ContextBase,
+/// The plan's text as it is written, and what it found wrong.
+pub struct PlanOut {
+    text: String,
     masker: Masker,
-    steps: BTreeMap<String, Value>,
-    report: RunReport,
-    out: String,
-    seq: usize,
-    problems: std::cell::Cell<usize>,
+    problems: usize,
+    /// The indent of the lines of the step being shown.
+    pub indent: usize,
+    /// The step's environment of its own (attempt and step `env`), as `NAME=value` words.
+    pub env_line: String,
 }
 
-struct Attempt {
-    value: Value,
-    info: AttemptInfo,
-    env: BTreeMap<String, String>,
-}
-
-impl Planner<'_> {
-    fn ctx(&self, attempt: Option<&Attempt>) -> Value {
-        let run = run_value(
-            "<run id>",
-            self.input.branch,
-            WORKTREE,
-            &self.report.steps_table(),
-        );
-        self.base.with(
-            run,
-            Value::from(self.steps.clone()),
-            attempt.map(|a| &a.value),
-            false,
-        )
+impl PlanOut {
+    /// A line of the step being shown.
+    pub fn say(&mut self, text: &str) {
+        self.line(self.indent, text);
     }
 
     /// Something that would fail at run time.
-    fn problem(&mut self, indent: usize, text: &str) {
-        self.problems.set(self.problems.get() + 1);
-        self.line(indent, &format!("<{text}>"));
+    pub fn problem(&mut self, text: &str) {
+        self.problems += 1;
+        self.say(&format!("<{text}>"));
+    }
+
+    /// A multi-line value, quoted with a bar so its exact text (and its end) is visible.
+    pub fn block(&mut self, label: &str, text: &str) {
+        let indent = self.indent;
+        self.say(&format!("{label}:"));
+        let masked = self.masker.mask(text);
+        if masked.is_empty() {
+            self.say("  │ (empty)");
+        }
+        for l in masked.split('\n') {
+            let _ = writeln!(self.text, "{}  │ {}", "  ".repeat(indent), printable(l));
+        }
     }
 
     fn line(&mut self, indent: usize, text: &str) {
         let _ = writeln!(
-            self.out,
+            self.text,
             "{}{}",
             "  ".repeat(indent),
             printable(&self.masker.mask(text))
         );
     }
+}
 
-    /// A multi-line value, quoted with a bar so its exact text (and its end) is visible.
-    fn block(&mut self, indent: usize, label: &str, text: &str) {
-        self.line(indent, &format!("{label}:"));
-        let masked = self.masker.mask(text);
-        if masked.is_empty() {
-            self.line(indent, "  │ (empty)");
+/// The state of a dry run inside the engine.
+pub struct PlanState {
+    pub out: PlanOut,
+    /// The playbook's `env`, rendered (or why it cannot be).
+    pub env: Result<BTreeMap<String, String>, String>,
+    branch_exists: bool,
+    force: bool,
+}
+
+/// Renders the plan.
+pub async fn render(input: PlanInput<'_>) -> Plan {
+    let state = PlanState {
+        out: PlanOut {
+            text: String::new(),
+            masker: Masker::for_environment(
+                input.parent_env,
+                &input
+                    .playbook
+                    .secrets
+                    .iter()
+                    .map(|s| s.0.clone())
+                    .collect::<Vec<_>>(),
+            ),
+            problems: 0,
+            indent: 0,
+            env_line: String::new(),
+        },
+        env: Ok(BTreeMap::new()),
+        branch_exists: input.branch_exists,
+        force: input.force,
+    };
+    let run = RunInput {
+        playbook: input.playbook.clone(),
+        playbook_path: input.playbook_path.to_owned(),
+        templates: input.templates,
+        task: input.task.clone(),
+        run_id: "<run id>".into(),
+        branch: input.branch.to_owned(),
+        checkout: input.repo_dir.to_path_buf(),
+        run_dir: PathBuf::from(RUN_DIR),
+        parent_env: input.parent_env.clone(),
+        github: None,
+        push: None,
+        options: input.options,
+        cancel: CancellationToken::new(),
+        budget: None,
+        credentials: Vec::new(),
+        task_key: None,
+        observers: Vec::new(),
+        trigger: "local",
+    };
+    let mut engine = match Engine::build(run, Some(state)) {
+        Ok(e) => e,
+        // A plan is built whatever cannot be rendered; this is the only other way.
+        Err(e) => {
+            return Plan {
+                text: format!("<{e}>\n"),
+                problems: 1,
+            };
         }
-        for l in masked.split('\n') {
-            let _ = writeln!(self.out, "{}  │ {}", "  ".repeat(indent), printable(l));
-        }
+    };
+    engine.plan_header();
+    let mut scope = Scope::top();
+    for (i, step) in input.playbook.steps.iter().enumerate() {
+        engine.run_step(step, &step_pointer(i), &mut scope).await;
+    }
+    let state = engine.plan.take().expect("a plan's engine keeps its plan");
+    Plan {
+        text: state.out.text,
+        problems: state.out.problems,
+    }
+}
+
+impl Engine {
+    fn out(&mut self) -> &mut PlanOut {
+        &mut self.plan.as_mut().expect("planning").out
     }
 
-    fn header(&mut self, secrets: &BTreeMap<String, String>, listed: &[String]) {
-        let pb = self.input.playbook;
-        let t = self.input.task;
-        self.line(
-            0,
-            &format!(
+    fn plan_header(&mut self) {
+        let pb = self.s.run.playbook.clone();
+        let t = &self.s.run.task;
+        let lines = [
+            format!(
                 "plan of `{}` ({}) · dry run: nothing is run, written or sent",
-                pb.name, self.input.playbook_path
+                pb.name, self.s.run.playbook_path
             ),
-        );
-        self.line(
-            1,
-            &format!(
+            format!(
                 "task:    {} · {}#{} {:?}",
                 t.id, t.repo.full_name, t.issue.number, t.issue.title
             ),
-        );
-        self.line(
-            1,
-            &match (self.input.branch_exists, self.input.force) {
-                (false, _) => format!(
-                    "branch:  {} (new, from HEAD of {}, in a fresh worktree)",
-                    self.input.branch,
-                    self.input.repo_dir.display()
-                ),
-                (true, true) => format!(
-                    "branch:  {} (exists in {}; --force restarts it from HEAD)",
-                    self.input.branch,
-                    self.input.repo_dir.display()
-                ),
-                (true, false) => {
-                    self.problems.set(self.problems.get() + 1);
-                    format!(
-                        "branch:  {} <EXISTS in {}: the run would stop; pass --force to restart it>",
-                        self.input.branch,
-                        self.input.repo_dir.display()
-                    )
-                }
-            },
-        );
-        self.line(
+        ];
+        let plan = self.plan.as_mut().expect("planning");
+        plan.out.line(0, &lines[0]);
+        plan.out.line(1, &lines[1]);
+        let (branch, repo) = (&self.s.run.branch, self.s.run.checkout.display());
+        let line = match (plan.branch_exists, plan.force) {
+            (false, _) => {
+                format!("branch:  {branch} (new, from HEAD of {repo}, in a fresh worktree)")
+            }
+            (true, true) => {
+                format!("branch:  {branch} (exists in {repo}; --force restarts it from HEAD)")
+            }
+            (true, false) => {
+                plan.out.problems += 1;
+                format!(
+                    "branch:  {branch} <EXISTS in {repo}: the run would stop; pass --force to restart it>"
+                )
+            }
+        };
+        plan.out.line(1, &line);
+        plan.out.line(
             1,
             &format!(
                 "timeout: {} for the whole run",
                 humantime::format_duration(pb.timeout.0)
             ),
         );
-        if !listed.is_empty() {
-            let list: Vec<String> = listed
+        if !pb.secrets.is_empty() {
+            let list: Vec<String> = pb
+                .secrets
                 .iter()
-                .map(|n| {
-                    format!(
-                        "{n} ({})",
-                        if secrets.contains_key(n) {
-                            "set"
-                        } else {
-                            "NOT SET"
-                        }
-                    )
+                .map(|s| {
+                    let set = self.s.run.parent_env.contains_key(&s.0);
+                    format!("{} ({})", s.0, if set { "set" } else { "NOT SET" })
                 })
                 .collect();
-            self.line(1, &format!("secrets: {}", list.join(", ")));
+            plan.out.line(1, &format!("secrets: {}", list.join(", ")));
         }
-        let ctx = self.ctx(None);
-        let env = self.render_env("/env", &pb.env, &ctx);
-        if !env.is_empty() {
-            self.line(1, &format!("env:     {env}"));
-        }
-        self.line(1, "children see PATH, HOME, LANG, LC_*, TMPDIR, CW_ISSUE_*, CW_REPO, CW_BRANCH, listed secrets and the env above; nothing else of this environment");
-        self.out.push('\n');
-    }
-
-    fn render_env(&self, pointer: &str, env: &EnvMap, ctx: &Value) -> String {
-        match super::executor::render_env(self.input.templates, pointer, env, ctx) {
-            Ok(map) => map
-                .iter()
-                .map(|(k, v)| format!("{k}={}", crate::template::shell_quote(v)))
-                .collect::<Vec<_>>()
-                .join(" "),
+        let env = match &plan.env {
+            Ok(map) => words(map),
             Err(e) => {
-                self.problems.set(self.problems.get() + 1);
+                plan.out.problems += 1;
                 format!("<{e}>")
             }
+        };
+        if !env.is_empty() {
+            plan.out.line(1, &format!("env:     {env}"));
         }
+        plan.out.line(1, "children see PATH, HOME, LANG, LC_*, TMPDIR, CW_ISSUE_*, CW_REPO, CW_BRANCH, listed secrets and the env above; nothing else of this environment");
+        plan.out.text.push('\n');
     }
 
-    /// The `if` line to show, and whether the step runs on the path where every earlier
-    /// step succeeds.
-    fn condition(
-        &self,
-        step: &Step,
-        pointer: &str,
-        attempt: Option<&Attempt>,
-    ) -> (Option<String>, bool) {
-        let ctx = self.ctx(attempt);
-        match &step.condition {
-            None => (None, true),
-            Some(Condition::Bool(b)) => (Some(format!("if: {b}")), *b),
-            Some(Condition::Expr(e)) => {
-                match self.input.templates.eval(&format!("{pointer}/if"), &ctx) {
-                    Ok(true) => (
-                        Some(format!("if: {e} (true when every earlier step succeeds)")),
-                        true,
-                    ),
-                    Ok(false) => (
-                        Some(format!(
-                            "if: {e} (false when every earlier step succeeds: skipped then; shown anyway)"
-                        )),
-                        false,
-                    ),
-                    Err(err) => {
-                        self.problems.set(self.problems.get() + 1);
-                        (Some(format!("if: {e} (cannot be evaluated: {err})")), true)
-                    }
-                }
-            }
-        }
-    }
-
-    fn step(
+    /// The dry run's side of [`Engine::run_step`]: shows the step, then records it as
+    /// succeeded (or skipped, if its `if` is false on the success path).
+    pub(crate) async fn plan_step(
         &mut self,
         step: &Step,
         pointer: &str,
-        number: &str,
-        attempt: Option<&Attempt>,
-        indent: usize,
+        scope: &mut Scope,
+        index: usize,
+        stem: String,
     ) {
-        self.seq += 1;
-        let report_index = self.report.steps.len();
-        let stem = match attempt {
-            Some(a) => format!("{:02}-{}-a{}", self.seq, step.id, a.info.number),
-            None => format!("{:02}-{}", self.seq, step.id),
-        };
+        let position = pointer
+            .rsplit('/')
+            .next()
+            .and_then(|i| i.parse::<usize>().ok())
+            .unwrap_or(0);
+        let number = format!("{}{}", scope.number, position + 1);
         let mut head = format!("{number}. {} · {}", step.id, step.kind.name());
         if let Some(name) = &step.name {
             head = format!("{head} · {name:?}");
@@ -315,222 +274,61 @@ impl Planner<'_> {
         if step.continue_on_error {
             head.push_str(" · continue_on_error");
         }
-        self.line(indent, &head);
+        let indent = scope.indent;
+        self.out().line(indent, &head);
         let inner = indent + 2;
-        let (condition, runs) = self.condition(step, pointer, attempt);
-        if let Some(c) = condition {
-            self.line(inner, &c);
-        }
+        self.out().indent = inner;
+        let runs = self.plan_condition(step, pointer, scope);
         if let Some(dir) = &step.workdir {
-            self.line(inner, &format!("workdir: {dir}"));
-        }
-        let ctx = self.ctx(attempt);
-        let templates = self.input.templates;
-        let render = |field: &str| -> Result<String, String> {
-            templates
-                .render(SiteKind::Text, &format!("{pointer}/{field}"), &ctx)
-                .map_err(|e| format!("template error in `{}`: {e}", field.replace('/', ".")))
-        };
-        let mut env_line = self.render_env(&format!("{pointer}/env"), &step.env, &ctx);
-        if let Some(a) = attempt {
-            let attempt_env: Vec<String> = a
-                .env
-                .iter()
-                .map(|(k, v)| format!("{k}={}", crate::template::shell_quote(v)))
-                .collect();
-            if !attempt_env.is_empty() {
-                env_line = format!("{} {env_line}", attempt_env.join(" "))
-                    .trim()
-                    .to_owned();
-            }
+            self.out().say(&format!("workdir: {dir}"));
         }
         match &step.kind {
-            StepKind::Shell(_) => {
-                if !env_line.is_empty() {
-                    self.line(inner, &format!("env: {env_line}"));
+            StepKind::Retry(spec) => self.plan_retry(pointer, &number, spec, scope).await,
+            kind => {
+                let ctx = self.ctx(scope);
+                let mut env = self.s.child_env.clone();
+                let mut own = Vec::new();
+                if let Some(a) = &scope.attempt {
+                    env.extend(a.env.clone());
+                    own.push(words(&a.env));
                 }
-                // The command exactly as `sh -c` receives it, and the variables that carry
-                // its values into double quotes and here-documents.
-                let bounds = crate::template::Bounds::default();
-                match templates.render_shell(&format!("{pointer}/shell"), &ctx, &bounds) {
-                    Ok(cmd) => {
-                        let script = cmd.script.trim_end();
-                        if script.contains('\n') {
-                            self.block(inner, "$ (sh -c)", script);
-                        } else {
-                            self.line(inner, &format!("$ {script}"));
-                        }
-                        for (name, value) in &cmd.env {
-                            self.line(
-                                inner,
-                                &format!("  with {name}={}", crate::template::shell_quote(value)),
-                            );
-                        }
+                match render_env(
+                    &self.s.run.templates,
+                    &format!("{pointer}/env"),
+                    &step.env,
+                    &ctx,
+                ) {
+                    Ok(step_env) => {
+                        own.push(words(&step_env));
+                        env.extend(step_env);
                     }
-                    Err(e) => self.problem(inner, &format!("template error in `shell`: {e}")),
+                    Err(e) => {
+                        self.out().problems += 1;
+                        own.push(format!("<{e}>"));
+                    }
                 }
-            }
-            StepKind::Aider(spec) => self.aider(
-                spec,
-                &render,
-                &stem,
-                step.workdir.as_deref(),
-                &env_line,
-                inner,
-            ),
-            StepKind::Retry(spec) => {
-                let until = match &spec.until {
-                    None => "until: no nested step fails".to_owned(),
-                    Some(Condition::Bool(b)) => format!("until: {b}"),
-                    Some(Condition::Expr(e)) => format!("until: {e}"),
+                own.retain(|w| !w.is_empty());
+                let cwd = match &step.workdir {
+                    Some(w) => self.s.run.checkout.join(w),
+                    None => self.s.run.checkout.clone(),
                 };
-                let reset = if spec.reset {
-                    "each attempt starts from the checkout as the retry found it"
-                } else {
-                    "no reset between attempts"
+                let call = StepCall {
+                    step,
+                    pointer,
+                    ctx,
+                    env,
+                    cwd,
+                    deadline: Instant::now() + self.s.run.playbook.timeout.0,
+                    limit: step.timeout(),
+                    stem,
+                    attempt: scope.attempt.as_ref().map(|a| a.info.number),
                 };
-                self.line(
-                    inner,
-                    &format!(
-                        "{} · {until} · {reset}",
-                        match spec.attempts.len() {
-                            1 => "1 attempt".to_owned(),
-                            n => format!("{n} attempts"),
-                        }
-                    ),
-                );
-                let retry_start = self.report.steps.len();
-                let mut first_attempt = (0, BTreeMap::new());
-                for (i, entry) in spec.attempts.iter().enumerate() {
-                    let n = u32::try_from(i + 1).unwrap_or(u32::MAX);
-                    if i == 1 {
-                        // What the success path leaves: attempt 1's rows and outputs.
-                        first_attempt = (
-                            self.report.steps.len() - retry_start,
-                            all_steps(&spec.steps)
-                                .iter()
-                                .filter_map(|c| {
-                                    self.steps.get(&c.id.0).map(|v| (c.id.0.clone(), v.clone()))
-                                })
-                                .collect(),
-                        );
-                    }
-                    if i > 0 {
-                        // Reaching attempt n means attempt n-1 failed.
-                        for child in all_steps(&spec.steps) {
-                            let mut failed =
-                                placeholder(StepStatus::Failure, &child.id.0, Some(n - 1));
-                            if matches!(child.kind, StepKind::PrOpen(_)) {
-                                failed.outputs = pr_outputs(None);
-                            }
-                            self.steps.insert(child.id.0.clone(), failed.to_value());
-                        }
-                    }
-                    let mut a = Attempt {
-                        value: attempt_value(n, &entry.keys),
-                        info: AttemptInfo {
-                            number: n,
-                            keys: entry.keys.clone(),
-                        },
-                        env: attempt.map(|a| a.env.clone()).unwrap_or_default(),
-                    };
-                    let actx = self.ctx(Some(&a));
-                    let skipped = match super::executor::render_env(
-                        templates,
-                        &format!("{pointer}/retry/attempts/{i}/env"),
-                        &entry.env,
-                        &actx,
-                    ) {
-                        Ok(env) => {
-                            a.env.extend(env);
-                            None
-                        }
-                        Err(e) => Some(e),
-                    };
-                    let keys: Vec<String> = entry
-                        .keys
-                        .iter()
-                        .map(|(k, v)| {
-                            format!(
-                                "{k}={}",
-                                v.as_str().map_or_else(|| v.to_string(), str::to_owned)
-                            )
-                        })
-                        .collect();
-                    let when = if i == 0 {
-                        String::new()
-                    } else {
-                        format!(" (if attempt {} does not succeed)", n - 1)
-                    };
-                    self.line(inner, &format!("attempt {n} · {}{when}", keys.join(" · ")));
-                    if let Some(why) = skipped {
-                        self.line(
-                            inner + 1,
-                            &format!("skipped at run time: its env cannot be rendered: {why}"),
-                        );
-                        continue;
-                    }
-                    for (j, child) in spec.steps.iter().enumerate() {
-                        self.step(
-                            child,
-                            &child_pointer(pointer, j),
-                            &format!("{number}.{n}.{}", j + 1),
-                            Some(&a),
-                            inner + 1,
-                        );
-                    }
-                }
-                if spec.attempts.len() > 1 {
-                    let (rows, values) = first_attempt;
-                    self.report.steps.truncate(retry_start + rows);
-                    self.steps.extend(values);
-                }
+                let kind = crate::steps::kind_of(kind).expect("only retry has no kind");
+                let plan = self.plan.as_mut().expect("planning");
+                plan.out.env_line = own.join(" ");
+                plan.out.indent = inner;
+                kind.plan(&self.s, &call, &mut plan.out);
             }
-            StepKind::PrOpen(spec) => {
-                let target = pr_open::Target {
-                    branch: self.input.branch,
-                    default_base: &self.input.task.repo.default_branch,
-                    masker: &self.masker,
-                };
-                match pr_open::render(spec, &target, &render) {
-                    Ok(req) => {
-                        self.line(
-                            inner,
-                            &format!("commit uncommitted changes: {:?}", req.commit_message),
-                        );
-                        self.line(
-                            inner,
-                            &format!(
-                                "push {} and open (or update) a pull request {} -> {}{}",
-                                req.pr.head,
-                                req.pr.head,
-                                req.pr.base,
-                                if req.pr.draft { " as a draft" } else { "" }
-                            ),
-                        );
-                        self.line(inner, &format!("title: {:?}", req.pr.title));
-                        if !req.labels.is_empty() {
-                            self.line(inner, &format!("labels: {}", req.labels.join(", ")));
-                        }
-                        if !req.reviewers.is_empty() {
-                            self.line(inner, &format!("reviewers: {}", req.reviewers.join(", ")));
-                        }
-                        self.block(inner, "body", &req.pr.body);
-                    }
-                    Err(e) => self.problem(inner, &e),
-                }
-            }
-            StepKind::Comment(_) => match render("comment/body") {
-                Ok(body) => self.block(
-                    inner,
-                    &format!(
-                        "comment on {}#{}",
-                        self.input.task.repo.full_name, self.input.task.issue.number
-                    ),
-                    &body,
-                ),
-                Err(e) => self.problem(inner, &e),
-            },
         }
         // From here on, this step reads as succeeded (or skipped, if its `if` is false).
         let status = if runs {
@@ -538,13 +336,14 @@ impl Planner<'_> {
         } else {
             StepStatus::Skipped
         };
-        let mut done = placeholder(status, &step.id.0, attempt.map(|a| a.info.number));
+        let attempt = scope.attempt.as_ref().map(|a| a.info.clone());
+        let mut done = placeholder(status, &step.id.0, attempt.as_ref().map(|a| a.number));
         if matches!(step.kind, StepKind::PrOpen(_)) {
             done.outputs = pr_outputs(None);
         }
         self.steps.insert(step.id.0.clone(), done.to_value());
         self.report.steps.insert(
-            report_index,
+            index,
             StepReport {
                 id: step.id.0.clone(),
                 name: step.name.clone(),
@@ -552,7 +351,7 @@ impl Planner<'_> {
                 status,
                 exit_code: None,
                 duration_ms: 0,
-                attempt: attempt.map(|a| a.info.clone()),
+                attempt,
                 model: None,
                 message: None,
                 log: None,
@@ -560,65 +359,168 @@ impl Planner<'_> {
         );
     }
 
-    fn aider(
-        &mut self,
-        spec: &aider::AiderSpec,
-        render: &dyn Fn(&str) -> Result<String, String>,
-        stem: &str,
-        workdir: Option<&str>,
-        env_line: &str,
-        indent: usize,
-    ) {
-        let repo = self.input.repo_dir;
-        let cwd = workdir.map_or_else(|| repo.to_path_buf(), |w| repo.join(w));
-        let files_dir = PathBuf::from(RUN_DIR).join("prompts");
-        let env: BTreeMap<String, String> = BTreeMap::new();
-        let at = aider::Where {
-            checkout: repo,
-            cwd: &cwd,
-            files_dir: &files_dir,
-            stem,
-            env: &env,
-            parent_env: self.input.parent_env,
-            program: self.input.aider_program,
-        };
-        match aider::prepare(spec, render, &at) {
-            Ok(inv) => {
-                if let Some(base) = &inv.probe {
-                    self.line(
-                        indent,
-                        &format!(
-                            "probe: GET {base}/api/tags must list {}",
-                            crate::adapters::ollama::ollama_name(&inv.model)
+    /// Shows the `if` line; returns whether the step runs on the path where every earlier
+    /// step succeeds.
+    fn plan_condition(&mut self, step: &Step, pointer: &str, scope: &Scope) -> bool {
+        let (line, runs) = match &step.condition {
+            None => return true,
+            Some(Condition::Bool(b)) => (format!("if: {b}"), *b),
+            Some(Condition::Expr(e)) => {
+                let ctx = self.ctx(scope);
+                match self.s.run.templates.eval(&format!("{pointer}/if"), &ctx) {
+                    Ok(true) => (
+                        format!("if: {e} (true when every earlier step succeeds)"),
+                        true,
+                    ),
+                    Ok(false) => (
+                        format!(
+                            "if: {e} (false when every earlier step succeeds: skipped then; shown anyway)"
                         ),
-                    );
+                        false,
+                    ),
+                    Err(err) => {
+                        self.out().problems += 1;
+                        (format!("if: {e} (cannot be evaluated: {err})"), true)
+                    }
                 }
-                let mut env_all: Vec<String> = inv
-                    .env
-                    .iter()
-                    .map(|(k, v)| format!("{k}={}", crate::template::shell_quote(v)))
-                    .collect();
-                if !env_line.is_empty() {
-                    env_all.push(env_line.to_owned());
-                }
-                self.line(indent, &format!("env: {}", env_all.join(" ")));
-                let argv: Vec<String> = std::iter::once(inv.program.clone())
-                    .chain(inv.args.iter().cloned())
-                    .map(|a| crate::template::shell_quote(&a))
-                    .collect();
-                self.line(indent, &format!("$ {}", argv.join(" ")));
-                for note in &inv.notes {
-                    self.line(indent, &format!("note: {note} (in {} now)", repo.display()));
-                }
-                self.block(
-                    indent,
-                    &format!("message ({})", inv.message_file.display()),
-                    inv.message.trim_end(),
+            }
+        };
+        self.out().say(&line);
+        runs
+    }
+
+    /// Every attempt of a retry, each as it renders once the previous one failed.
+    async fn plan_retry(&mut self, pointer: &str, number: &str, spec: &RetrySpec, scope: &Scope) {
+        let inner = self.out().indent;
+        let until = match &spec.until {
+            None => "until: no nested step fails".to_owned(),
+            Some(Condition::Bool(b)) => format!("until: {b}"),
+            Some(Condition::Expr(e)) => format!("until: {e}"),
+        };
+        let reset = if spec.reset {
+            "each attempt starts from the checkout as the retry found it"
+        } else {
+            "no reset between attempts"
+        };
+        let attempts = match spec.attempts.len() {
+            1 => "1 attempt".to_owned(),
+            n => format!("{n} attempts"),
+        };
+        self.out().say(&format!("{attempts} · {until} · {reset}"));
+        let retry_start = self.report.steps.len();
+        let mut first_attempt = (0, BTreeMap::new());
+        let nested = all_steps(&spec.steps);
+        for (i, entry) in spec.attempts.iter().enumerate() {
+            let n = u32::try_from(i + 1).unwrap_or(u32::MAX);
+            if i == 1 {
+                // What the success path leaves: attempt 1's rows and outputs.
+                first_attempt = (
+                    self.report.steps.len() - retry_start,
+                    nested
+                        .iter()
+                        .filter_map(|c| {
+                            self.steps.get(&c.id.0).map(|v| (c.id.0.clone(), v.clone()))
+                        })
+                        .collect(),
                 );
             }
-            Err(e) => self.problem(indent, &e),
+            if i > 0 {
+                // Reaching attempt n means attempt n-1 failed.
+                for child in &nested {
+                    let mut failed = placeholder(StepStatus::Failure, &child.id.0, Some(n - 1));
+                    if matches!(child.kind, StepKind::PrOpen(_)) {
+                        failed.outputs = pr_outputs(None);
+                    }
+                    self.steps.insert(child.id.0.clone(), failed.to_value());
+                }
+            }
+            let mut attempt = Scope {
+                outer_failed: scope.failed(),
+                deadline: None,
+                failed_here: false,
+                succeeded_here: false,
+                attempt: Some(AttemptScope {
+                    value: attempt_value(n, &entry.keys),
+                    info: AttemptInfo {
+                        number: n,
+                        keys: entry.keys.clone(),
+                    },
+                    env: scope
+                        .attempt
+                        .as_ref()
+                        .map(|a| a.env.clone())
+                        .unwrap_or_default(),
+                }),
+                number: format!("{number}.{n}."),
+                indent: inner + 1,
+            };
+            let ctx = self.ctx(&attempt);
+            let skipped = match render_env(
+                &self.s.run.templates,
+                &format!("{pointer}/retry/attempts/{i}/env"),
+                &entry.env,
+                &ctx,
+            ) {
+                Ok(env) => {
+                    if let Some(a) = attempt.attempt.as_mut() {
+                        a.env.extend(env);
+                    }
+                    None
+                }
+                Err(e) => Some(e),
+            };
+            let keys: Vec<String> = entry
+                .keys
+                .iter()
+                .map(|(k, v)| {
+                    format!(
+                        "{k}={}",
+                        v.as_str().map_or_else(|| v.to_string(), str::to_owned)
+                    )
+                })
+                .collect();
+            let when = if i == 0 {
+                String::new()
+            } else {
+                format!(" (if attempt {} does not succeed)", n - 1)
+            };
+            self.out().indent = inner;
+            self.out()
+                .say(&format!("attempt {n} · {}{when}", keys.join(" · ")));
+            if let Some(why) = skipped {
+                self.out().line(
+                    inner + 1,
+                    &format!("skipped at run time: its env cannot be rendered: {why}"),
+                );
+                continue;
+            }
+            for (j, child) in spec.steps.iter().enumerate() {
+                Box::pin(self.run_step(child, &child_pointer(pointer, j), &mut attempt)).await;
+            }
+        }
+        if spec.attempts.len() > 1 {
+            let (rows, values) = first_attempt;
+            self.report.steps.truncate(retry_start + rows);
+            self.steps.extend(values);
         }
     }
+}
+
+/// `NAME=value` words, values quoted for a shell.
+pub fn words(env: &BTreeMap<String, String>) -> String {
+    env.iter()
+        .map(|(k, v)| format!("{k}={}", crate::template::shell_quote(v)))
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+fn all_steps(steps: &[Step]) -> Vec<&Step> {
+    let mut out = Vec::new();
+    for s in steps {
+        out.push(s);
+        out.extend(all_steps(s.children()));
+    }
+    out
 }
 
 /// A step result with placeholder outputs, for the plan.

@@ -1,7 +1,26 @@
-//! The step kinds, one file each: the spec type a playbook holds and the code that runs it.
+//! The step kinds, one folder or file each: the spec type a playbook holds (`spec.rs`, part
+//! of the playbook language) and the code that runs and plans it (`run.rs`). `retry` is
+//! control flow: the engine runs its nested steps.
+//!
+//! Adding a kind: its spec and a variant of `StepKind` (the language), an implementation of
+//! [`Kind`], and one line in [`kind_of`]; docs/design.md has the whole list.
 
 pub mod aider;
 pub mod comment;
 pub mod pr_open;
 pub mod retry;
 pub mod shell;
+
+use crate::engine::kind::Kind;
+use crate::playbook::model::StepKind;
+
+/// What runs and plans a step of this kind; `None` for `retry`, the engine's own.
+pub fn kind_of(kind: &StepKind) -> Option<&dyn Kind> {
+    match kind {
+        StepKind::Shell(_) => Some(&shell::Shell),
+        StepKind::Aider(spec) => Some(spec),
+        StepKind::PrOpen(spec) => Some(spec),
+        StepKind::Comment(spec) => Some(spec),
+        StepKind::Retry(_) => None,
+    }
+}

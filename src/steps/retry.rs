@@ -106,6 +106,8 @@ impl Engine {
                         .map(|a| a.env.clone())
                         .unwrap_or_default(),
                 }),
+                number: String::new(),
+                indent: 0,
             };
             let ctx = self.ctx(&inner);
             match self.render_attempt_env(

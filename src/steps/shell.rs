@@ -6,13 +6,58 @@
 //! neither is safe the step fails before anything runs (see `crate::template::shell`).
 
 use crate::engine::executor::{Services, StepCall, run_process};
+use crate::engine::kind::{Kind, Running};
+use crate::engine::plan::PlanOut;
 use crate::engine::state::{StepResult, StepStatus};
 use crate::template::{Bound, Bounds};
+
+/// The `shell` kind (its spec is the command template, found by the step's pointer).
+pub struct Shell;
+
+impl Kind for Shell {
+    fn run<'a>(&'a self, s: &'a Services, call: &'a StepCall<'a>) -> Running<'a> {
+        Box::pin(run(s, call))
+    }
+
+    /// The command exactly as `sh -c` receives it, and the variables that carry its values
+    /// into double quotes and here-documents.
+    fn plan(&self, s: &Services, call: &StepCall<'_>, out: &mut PlanOut) {
+        if !out.env_line.is_empty() {
+            out.say(&format!("env: {}", out.env_line));
+        }
+        let bounds = Bounds::default();
+        let rendered =
+            s.run
+                .templates
+                .render_shell(&format!("{}/shell", call.pointer), &call.ctx, &bounds);
+        match rendered {
+            Ok(cmd) => {
+                let script = cmd.script.trim_end();
+                if script.contains('\n') {
+                    out.block("$ (sh -c)", script);
+                } else {
+                    out.say(&format!("$ {script}"));
+                }
+                for (name, value) in &cmd.env {
+                    out.say(&format!(
+                        "  with {name}={}",
+                        crate::template::shell_quote(value)
+                    ));
+                }
+            }
+            Err(e) => out.problem(&format!("template error in `shell`: {e}")),
+        }
+    }
+
+    fn logs(&self) -> bool {
+        true
+    }
+}
 
 /// Linux refuses a single argument longer than this (MAX_ARG_STRLEN).
 const MAX_ARG: usize = 128 * 1024 - 1;
 
-pub async fn run(s: &Services, call: &StepCall<'_>) -> StepResult {
+async fn run(s: &Services, call: &StepCall<'_>) -> StepResult {
     let bounds = Bounds {
         deadline: Some(call.deadline.into_std()),
         cancel: Some(s.run.cancel.clone()),

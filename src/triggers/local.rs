@@ -184,19 +184,23 @@ pub fn run(opts: &LocalRun, mut observers: Vec<Box<dyn Observer>>) -> Result<Out
                 repo_dir.display()
             )));
         }
-        let plan = plan::render(&PlanInput {
-            playbook: &prepared.playbook,
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .map_err(Error::io("failed to start the async runtime"))?;
+        let plan = runtime.block_on(plan::render(PlanInput {
+            playbook: prepared.playbook.clone(),
             playbook_path: &opts.playbook.display().to_string(),
-            templates: &prepared.templates,
+            templates: prepared.templates.clone(),
             task: &task,
             branch: &branch,
             repo_dir: &repo_dir,
             parent_env: &env,
-            aider_program: &options.aider_program,
+            options,
             // A plain directory is fine for a dry run; a repository is checked for the branch.
             branch_exists: SourceRepo::discover(&repo_dir).is_ok_and(|r| r.has_branch(&branch)),
             force: opts.force,
-        });
+        }));
         print!("{}", plan.text);
         if plan.problems > 0 {
             eprintln!(

@@ -6,6 +6,8 @@ use std::path::{Path, PathBuf};
 
 use crate::adapters::ollama;
 use crate::engine::executor::{Services, StepCall, run_process_env};
+use crate::engine::kind::{Kind, Running};
+use crate::engine::plan::PlanOut;
 use crate::engine::state::{StepResult, StepStatus};
 use crate::playbook::validate::check_relative;
 
@@ -310,7 +312,50 @@ fn argv_path(p: &str) -> String {
     }
 }
 
-pub async fn run(s: &Services, call: &StepCall<'_>, spec: &AiderSpec) -> StepResult {
+impl Kind for AiderSpec {
+    fn run<'a>(&'a self, s: &'a Services, call: &'a StepCall<'a>) -> Running<'a> {
+        Box::pin(run(s, call, self))
+    }
+
+    fn plan(&self, s: &Services, call: &StepCall<'_>, out: &mut PlanOut) {
+        let inv = match invocation(self, s, call) {
+            Ok(inv) => inv,
+            Err(e) => return out.problem(&e),
+        };
+        if let Some(base) = &inv.probe {
+            out.say(&format!(
+                "probe: GET {base}/api/tags must list {}",
+                ollama::ollama_name(&inv.model)
+            ));
+        }
+        let mut env = vec![crate::engine::plan::words(&inv.env)];
+        env.push(out.env_line.clone());
+        env.retain(|w| !w.is_empty());
+        out.say(&format!("env: {}", env.join(" ")));
+        let argv: Vec<String> = std::iter::once(inv.program.clone())
+            .chain(inv.args.iter().cloned())
+            .map(|a| crate::template::shell_quote(&a))
+            .collect();
+        out.say(&format!("$ {}", argv.join(" ")));
+        for note in &inv.notes {
+            out.say(&format!(
+                "note: {note} (in {} now)",
+                s.run.checkout.display()
+            ));
+        }
+        out.block(
+            &format!("message ({})", inv.message_file.display()),
+            inv.message.trim_end(),
+        );
+    }
+
+    fn logs(&self) -> bool {
+        true
+    }
+}
+
+/// The step's invocation, in the run's places.
+fn invocation(spec: &AiderSpec, s: &Services, call: &StepCall<'_>) -> Result<Invocation, String> {
     let files_dir = s.run.run_dir.join("prompts");
     let at = Where {
         checkout: &s.run.checkout,
@@ -321,7 +366,11 @@ pub async fn run(s: &Services, call: &StepCall<'_>, spec: &AiderSpec) -> StepRes
         parent_env: &s.run.parent_env,
         program: &s.run.options.aider_program,
     };
-    let inv = match prepare(spec, &|field| call.render(s, field), &at) {
+    prepare(spec, &|field| call.render(s, field), &at)
+}
+
+async fn run(s: &Services, call: &StepCall<'_>, spec: &AiderSpec) -> StepResult {
+    let inv = match invocation(spec, s, call) {
         Ok(inv) => inv,
         Err(e) => return StepResult::failed(e),
     };

@@ -3,6 +3,8 @@
 use super::spec::*;
 use crate::adapters::github::{GitHubError, comment_once};
 use crate::engine::executor::{Services, StepCall};
+use crate::engine::kind::{Kind, Running};
+use crate::engine::plan::PlanOut;
 use crate::engine::state::{StepResult, StepStatus};
 use crate::steps::pr_open::{Bounded, bounded};
 
@@ -11,9 +13,30 @@ pub fn marker(task_key: &str, step: &str) -> String {
     format!("<!-- codingworker:{task_key}:{step} -->")
 }
 
-pub async fn run(s: &Services, call: &StepCall<'_>, _spec: &CommentSpec) -> StepResult {
-    match comment(s, call).await {
-        Ok(r) | Err(r) => r,
+impl Kind for CommentSpec {
+    fn run<'a>(&'a self, s: &'a Services, call: &'a StepCall<'a>) -> Running<'a> {
+        Box::pin(async move {
+            match comment(s, call).await {
+                Ok(r) | Err(r) => r,
+            }
+        })
+    }
+
+    fn plan(&self, s: &Services, call: &StepCall<'_>, out: &mut PlanOut) {
+        match call.render(s, "comment/body") {
+            Ok(body) => {
+                let t = &s.run.task;
+                out.block(
+                    &format!("comment on {}#{}", t.repo.full_name, t.issue.number),
+                    &body,
+                );
+            }
+            Err(e) => out.problem(&e),
+        }
+    }
+
+    fn reports(&self) -> bool {
+        true
     }
 }
 

@@ -6,6 +6,8 @@ use std::fmt::Write as _;
 use crate::adapters::git::{CleanRoom, Remote, parse_ls_remote};
 use crate::adapters::github::NewPullRequest;
 use crate::engine::executor::{Services, StepCall};
+use crate::engine::kind::{Kind, Running};
+use crate::engine::plan::PlanOut;
 use crate::engine::report::PrRef;
 use crate::engine::state::{StepResult, StepStatus, pr_outputs};
 use crate::process::{self, Ending};
@@ -107,7 +109,49 @@ fn parse_bool(s: &str) -> Option<bool> {
     }
 }
 
-pub async fn run(s: &Services, call: &StepCall<'_>, spec: &PrOpenSpec) -> StepResult {
+impl Kind for PrOpenSpec {
+    fn run<'a>(&'a self, s: &'a Services, call: &'a StepCall<'a>) -> Running<'a> {
+        Box::pin(run(s, call, self))
+    }
+
+    fn plan(&self, s: &Services, call: &StepCall<'_>, out: &mut PlanOut) {
+        let target = Target {
+            branch: &s.run.branch,
+            default_base: &s.run.task.repo.default_branch,
+            masker: &s.masker,
+        };
+        match render(self, &target, &|field| call.render(s, field)) {
+            Ok(req) => {
+                out.say(&format!(
+                    "commit uncommitted changes: {:?}",
+                    req.commit_message
+                ));
+                out.say(&format!(
+                    "push {} and open (or update) a pull request {} -> {}{}",
+                    req.pr.head,
+                    req.pr.head,
+                    req.pr.base,
+                    if req.pr.draft { " as a draft" } else { "" }
+                ));
+                out.say(&format!("title: {:?}", req.pr.title));
+                if !req.labels.is_empty() {
+                    out.say(&format!("labels: {}", req.labels.join(", ")));
+                }
+                if !req.reviewers.is_empty() {
+                    out.say(&format!("reviewers: {}", req.reviewers.join(", ")));
+                }
+                out.block("body", &req.pr.body);
+            }
+            Err(e) => out.problem(&e),
+        }
+    }
+
+    fn reports(&self) -> bool {
+        true
+    }
+}
+
+async fn run(s: &Services, call: &StepCall<'_>, spec: &PrOpenSpec) -> StepResult {
     let target = Target {
         branch: &s.run.branch,
         default_base: &s.run.task.repo.default_branch,
