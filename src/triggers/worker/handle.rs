@@ -1,56 +1,26 @@
 //! One message, from receipt to deletion or release.
 
-use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::time::Instant;
 use tracing::Instrument;
 
-use super::config::{PlaybookRef, REPO_PLAYBOOK_FILE};
+use super::choose::{Chosen, NoPlaybook, new_state};
+use super::config::REPO_PLAYBOOK_FILE;
+use super::decide::{self, After, Before, Delivery, Disposition, release_now};
+use super::heartbeat::{Checkpoint, Heartbeat};
 use super::route;
 use super::state::{self, Phase, RunRecord, TaskState};
 use super::{Stats, Worker};
 use crate::adapters::git::Remote;
-use crate::adapters::github::comment_once;
-use crate::adapters::mirror::{self, Mirror};
-use crate::adapters::sqs::{Queue, Received};
+use crate::adapters::mirror::Mirror;
+use crate::adapters::sqs::Received;
 use crate::engine::executor::{Engine, RunInput};
-use crate::engine::observe::{Event, Observer};
-use crate::engine::report::{RunReport, RunStatus};
-use crate::engine::state::StepStatus;
-use crate::error::Error;
+use crate::engine::observe::Observer;
 use crate::process::Supervision;
-use crate::source::SourceFile;
-use crate::steps::comment;
 use crate::task::Task;
-use crate::triggers::local::{Prepared, branch_name, new_run_id, prepare_source};
-
-/// What becomes of a message.
-#[derive(Debug)]
-enum Disposition {
-    /// A final result: delete it.
-    Delete(&'static str),
-    /// Hand it back after `after` (zero: at once, for the redrive policy to take it).
-    Release { after: Duration, why: &'static str },
-}
-
-/// A playbook chosen for a task, with the text it was read from.
-struct Chosen {
-    name: String,
-    hash: String,
-    prepared: Prepared,
-}
-
-/// Why no playbook could be chosen.
-enum NoPlaybook {
-    /// Only repository routes matched, and the repository has no playbook.
-    Unroutable,
-    /// The repository's own playbook does not load: its author has something to fix.
-    RepoInvalid(String),
-    /// One of the worker's playbooks cannot be used: the operator has (details logged).
-    Worker(String),
-}
+use crate::triggers::local::{branch_name, new_run_id};
 
 /// Time for the reporting steps after the run's budget (they run after it is spent).
 const REPORTING_MARGIN: Duration = Duration::from_secs(10 * 60);
@@ -80,7 +50,7 @@ impl Worker {
             let disposition = self.process(&msg, &heartbeat).await;
             drop(heartbeat);
             self.settle(&msg, disposition).await;
-            self.forget_idle_locks();
+            self.leases.forget_idle_locks();
         }
         .instrument(span)
         .await
@@ -144,32 +114,13 @@ impl Worker {
             return release_now("unroutable");
         }
         let mirror = Mirror::for_repo(&self.dirs.repos, &task.repo.full_name);
-        *self
-            .busy
-            .lock()
-            .expect("busy map")
-            .entry(mirror.dir.clone())
-            .or_default() += 1;
+        let lease = self.leases.take(&mirror);
         let result = self
             .work(msg, &task, &routing.candidates, &mirror, hb)
             .await;
-        let busy: Vec<PathBuf> = {
-            let mut map = self.busy.lock().expect("busy map");
-            if let Some(n) = map.get_mut(&mirror.dir) {
-                *n -= 1;
-                if *n == 0 {
-                    map.remove(&mirror.dir);
-                }
-            }
-            map.keys().cloned().collect()
-        };
-        let (repos, keep) = (self.dirs.repos.clone(), self.settings.max_cached_repos);
-        let pruned = tokio::task::spawn_blocking(move || mirror::prune_cache(&repos, keep, &busy))
-            .await
-            .unwrap_or_default();
-        for dir in pruned {
-            tracing::info!(mirror = %dir.display(), "removed a least recently used mirror");
-        }
+        self.leases
+            .give_back(lease, &self.dirs.repos, self.settings.max_cached_repos)
+            .await;
         result
     }
 
@@ -192,7 +143,7 @@ impl Worker {
         };
         let mirror_key = format!("mirror:{}", mirror.dir.display());
         let tip = {
-            let _m = self.lock(mirror_key.clone()).await;
+            let _m = self.leases.lock(mirror_key.clone()).await;
             match mirror
                 .update(
                     &remote,
@@ -250,6 +201,7 @@ impl Worker {
         // other rather than share the branch (and its worktree). Case is ignored: on a
         // case-insensitive file system (macOS) `Fix/x` and `fix/x` are one ref file.
         let _branch = self
+            .leases
             .lock(format!(
                 "branch:{}:{}",
                 mirror.dir.display(),
@@ -270,38 +222,28 @@ impl Worker {
             }
         };
 
-        match st.phase {
-            Phase::Done => {
+        let delivery = Delivery {
+            message_id: &msg.message_id,
+            receive_count: msg.receive_count,
+        };
+        let timeout = chosen.prepared.playbook.timeout.0;
+        let budget = match decide::before_run(&st, delivery, self.settings.max_receives, timeout) {
+            Before::Done => {
                 tracing::info!(
                     reported = st.reported.as_deref().unwrap_or(""),
                     "already done by an earlier delivery"
                 );
                 return Disposition::Delete("done by an earlier delivery");
             }
-            Phase::GaveUp if st.last_message.as_deref() != Some(msg.message_id.as_str()) => {
-                // A new message for a task given up on: redriven from the dead-letter queue
-                // (which gives messages new ids) after a fix. It gets a fresh budget.
-                tracing::info!(
-                    "a task given up earlier came back (redriven?): starting over with a fresh budget"
-                );
-                st.phase = Phase::Running;
-                st.spent_ms = 0;
-                st.failure = None;
-                st.budget_from = st.runs.len();
-            }
-            Phase::GaveUp => {
+            Before::GivenUp => {
                 tracing::info!(
                     "given up by an earlier delivery; released for the dead-letter queue"
                 );
                 return release_now("given up earlier");
             }
-            Phase::Finished => {
+            Before::ReportOnly { why } => {
                 // The run ended; only its report to the issue is missing.
                 st.last_message = Some(msg.message_id.clone());
-                let why = st
-                    .failure
-                    .clone()
-                    .unwrap_or_else(|| "The run failed.".into());
                 let summary = st.runs.last().and_then(|r| {
                     std::fs::read_to_string(self.dirs.runs.join(&r.run_id).join("summary.md")).ok()
                 });
@@ -309,38 +251,35 @@ impl Worker {
                     .report_and_finish(msg, task, &mut st, why, summary)
                     .await;
             }
-            Phase::Running => {}
-        }
-        st.last_message = Some(msg.message_id.clone());
-
-        let timeout = chosen.prepared.playbook.timeout.0;
-        let spent = Duration::from_millis(st.spent_ms);
-        let interrupted = st.runs[st.budget_from.min(st.runs.len())..]
-            .iter()
-            .filter(|r| r.status.is_none())
-            .count();
-        if msg.receive_count > self.settings.max_receives || spent >= timeout {
-            let why = if spent >= timeout {
-                format!(
-                    "its time budget ({}) is spent: {interrupted} runs were interrupted (the worker crashed or was stopped)",
-                    humantime::format_duration(timeout),
-                )
-            } else {
-                format!(
-                    "the message was delivered {} times (max_receives is {}); {interrupted} runs were interrupted",
-                    msg.receive_count, self.settings.max_receives
-                )
-            };
-            return self.give_up(msg, task, Some(&mut st), why).await;
-        }
-        if interrupted > 0 {
-            tracing::info!(
+            Before::GiveUp { why } => {
+                st.last_message = Some(msg.message_id.clone());
+                return self.give_up(msg, task, Some(&mut st), why).await;
+            }
+            Before::Run {
+                budget,
                 interrupted,
-                spent = %humantime::format_duration(Duration::from_secs(spent.as_secs())),
-                "resuming: an earlier delivery's run did not finish; running again with what is left of the budget"
-            );
-        }
-        let budget = timeout - spent;
+                fresh,
+            } => {
+                if fresh {
+                    tracing::info!(
+                        "a task given up earlier came back (redriven?): starting over with a fresh budget"
+                    );
+                    st.phase = Phase::Running;
+                    st.spent_ms = 0;
+                    st.failure = None;
+                    st.budget_from = st.runs.len();
+                }
+                if interrupted > 0 {
+                    tracing::info!(
+                        interrupted,
+                        spent = %humantime::format_duration(Duration::from_secs(st.spent_ms / 1000)),
+                        "resuming: an earlier delivery's run did not finish; running again with what is left of the budget"
+                    );
+                }
+                budget
+            }
+        };
+        st.last_message = Some(msg.message_id.clone());
         let at = Target {
             mirror,
             mirror_key: &mirror_key,
@@ -409,7 +348,7 @@ impl Worker {
             Err(e) => return self.permanent(task, Some(st), e.to_string()).await,
         };
         let added = {
-            let _m = self.lock(at.mirror_key.to_owned()).await;
+            let _m = self.leases.lock(at.mirror_key.to_owned()).await;
             let (m, b, tip, c, r) = (
                 at.mirror.clone(),
                 at.branch.to_owned(),
@@ -468,292 +407,54 @@ impl Worker {
         }
         tracing::info!(run = %run_id, status = report.status.as_str(), report = %run_dir.join("run.json").display(), "run ended");
 
-        if report.status == RunStatus::Cancelled && registration.requested() {
-            // Stopped on request (`runs cancel`, the status page): a final result.
-            let why =
-                "The run was cancelled on request (`codingworker runs cancel` or the status page)."
-                    .to_owned();
-            st.outcome = Some(report.status.as_str().to_owned());
-            st.phase = Phase::Finished;
-            st.failure = Some(why.clone());
-            self.save(st);
-            let summary = Some(report.summary_markdown());
-            return self.report_and_finish(msg, task, st, why, summary).await;
-        }
+        let requested = registration.requested();
         drop(registration);
-        if report.status == RunStatus::Cancelled {
-            // Stopped by a shutdown: the run did not end, the next delivery runs it again.
-            if msg.receive_count >= self.settings.max_receives {
-                return self
-                    .give_up(
-                        msg,
-                        task,
-                        Some(st),
-                        "the worker was stopped during the last allowed delivery".into(),
-                    )
-                    .await;
-            }
-            self.save(st);
-            return release_now("the worker is stopping");
-        }
-        st.outcome = Some(report.status.as_str().to_owned());
+        let delivery = Delivery {
+            message_id: &msg.message_id,
+            receive_count: msg.receive_count,
+        };
         if let Some(pr) = &report.pr {
             tracing::info!(pr = %pr.url, created = pr.created, "pull request");
         }
-        match reported(&report) {
-            Some(how) => {
-                st.reported = Some(how);
+        match decide::after_run(&report, requested, delivery, self.settings.max_receives) {
+            After::Done {
+                reported,
+                succeeded,
+                why,
+            } => {
+                st.outcome = Some(report.status.as_str().to_owned());
+                st.reported = reported;
                 st.phase = Phase::Done;
                 self.save(st);
-                if report.status == RunStatus::Success {
-                    Stats::bump(&self.stats.succeeded);
+                Stats::bump(if succeeded {
+                    &self.stats.succeeded
                 } else {
-                    Stats::bump(&self.stats.failed);
-                }
-                Disposition::Delete("final result")
+                    &self.stats.failed
+                });
+                Disposition::Delete(why)
             }
-            None if report.status == RunStatus::Success => {
-                st.phase = Phase::Done;
-                self.save(st);
-                Stats::bump(&self.stats.succeeded);
-                Disposition::Delete("final result (the playbook opened no pull request)")
-            }
-            None => {
-                let why = format!(
-                    "The run {} and the playbook reported nothing on the issue.",
-                    match report.status {
-                        RunStatus::TimedOut => "ran out of time",
-                        _ => "failed",
-                    }
-                );
+            After::Report { why } => {
+                st.outcome = Some(report.status.as_str().to_owned());
                 st.phase = Phase::Finished;
                 st.failure = Some(why.clone());
                 self.save(st);
                 let summary = Some(report.summary_markdown());
                 self.report_and_finish(msg, task, st, why, summary).await
             }
+            // Stopped by a shutdown: the run did not end, the next delivery runs it again.
+            After::Stopping => {
+                self.save(st);
+                release_now("the worker is stopping")
+            }
+            After::GiveUp { why } => self.give_up(msg, task, Some(st), why).await,
         }
     }
 
     /// Removes a run's worktree and branch from the mirror, off the async threads.
     async fn remove_run(&self, at: &Target<'_>, run_id: &str) {
-        let _m = self.lock(at.mirror_key.to_owned()).await;
+        let _m = self.leases.lock(at.mirror_key.to_owned()).await;
         let (m, b, r) = (at.mirror.clone(), at.branch.to_owned(), run_id.to_owned());
         let _ = tokio::task::spawn_blocking(move || m.remove_run(&r, &b)).await;
-    }
-
-    /// Reports a failed run on the issue, then the task is done; if GitHub cannot be
-    /// reached, the message comes back later and only the report is tried again.
-    async fn report_and_finish(
-        &self,
-        msg: &Received,
-        task: &Task,
-        st: &mut TaskState,
-        why: String,
-        summary: Option<String>,
-    ) -> Disposition {
-        match self
-            .report_failure(task, &st.key, &why, summary.as_deref())
-            .await
-        {
-            Ok(url) => {
-                st.reported = Some(url);
-                st.phase = Phase::Done;
-                self.save(st);
-                Stats::bump(&self.stats.failed);
-                Disposition::Delete("failure reported on the issue")
-            }
-            Err(e) => {
-                tracing::warn!(error = %e, "failed to report the failure on the issue");
-                self.passing(
-                    msg,
-                    task,
-                    Some(st),
-                    format!("failed to report on the issue: {e}"),
-                )
-                .await
-            }
-        }
-    }
-
-    /// A problem with the task itself that will not go away (its repository's playbook
-    /// does not load, its branch does not render): reported on the issue as the task's
-    /// final result. If GitHub cannot be told, the message comes back later.
-    async fn permanent(
-        &self,
-        task: &Task,
-        st: Option<&mut TaskState>,
-        problem: String,
-    ) -> Disposition {
-        tracing::error!(problem = %problem, "the task cannot run");
-        let key = st
-            .as_ref()
-            .map_or_else(|| state::key(task, "-"), |s| s.key.clone());
-        match self.report_failure(task, &key, &problem, None).await {
-            Ok(url) => {
-                if let Some(st) = st {
-                    st.phase = Phase::Done;
-                    st.reported = Some(url);
-                    st.failure = Some(problem);
-                    self.save(st);
-                }
-                Stats::bump(&self.stats.failed);
-                Disposition::Delete("failure reported on the issue")
-            }
-            Err(e) => {
-                tracing::warn!(error = %e, "failed to report on the issue");
-                Disposition::Release {
-                    after: self.settings.retry_delay,
-                    why: "to report later",
-                }
-            }
-        }
-    }
-
-    /// A problem that may pass: try again after `retry_delay`; on the last allowed receive,
-    /// report on the issue and let the redrive policy take the message. While the worker
-    /// stops, the message is handed back at once instead (the problem may be the stop).
-    async fn passing(
-        &self,
-        msg: &Received,
-        task: &Task,
-        st: Option<&mut TaskState>,
-        problem: String,
-    ) -> Disposition {
-        if self.stop_runs.is_cancelled() {
-            tracing::info!(problem = %problem, "the worker is stopping; handing the message back");
-            return release_now("the worker is stopping");
-        }
-        if msg.receive_count >= self.settings.max_receives {
-            return self.give_up(msg, task, st, problem).await;
-        }
-        let n = Stats::bump(&self.stats.retried);
-        tracing::warn!(problem = %problem, retried_total = n, "the task will be tried again");
-        Disposition::Release {
-            after: self.settings.retry_delay,
-            why: "to be tried again",
-        }
-    }
-
-    /// No budget left: report on the issue (once), then release for the dead-letter queue.
-    async fn give_up(
-        &self,
-        msg: &Received,
-        task: &Task,
-        st: Option<&mut TaskState>,
-        why: String,
-    ) -> Disposition {
-        let n = Stats::bump(&self.stats.gave_up);
-        tracing::error!(reason = %why, receive_count = msg.receive_count, gave_up_total = n, "giving up on the task");
-        let key = st
-            .as_ref()
-            .map_or_else(|| state::key(task, "-"), |s| s.key.clone());
-        let text = format!("codingworker gave up on this task: {why}.");
-        let reported = self.report_failure(task, &key, &text, None).await;
-        if let Err(e) = &reported {
-            tracing::warn!(error = %e, "failed to report on the issue");
-        }
-        if let Some(st) = st {
-            st.phase = Phase::GaveUp;
-            st.reported = reported.ok();
-            st.failure = Some(why);
-            st.last_message = Some(msg.message_id.clone());
-            self.save(st);
-        }
-        release_now("given up: for the dead-letter queue")
-    }
-
-    /// Comments on the issue, once per task: a comment with the task's marker is not
-    /// posted again. Returns the comment's URL.
-    async fn report_failure(
-        &self,
-        task: &Task,
-        key: &str,
-        why: &str,
-        summary: Option<&str>,
-    ) -> Result<String, String> {
-        let marker = comment::marker(key, "worker");
-        let mut body = format!("codingworker could not finish this issue.\n\n{why}\n");
-        if let Some(s) = summary {
-            body.push_str(&format!("\n{}\n", s.trim_end()));
-        }
-        body.push_str(&format!("\n<sub>task {}</sub>\n\n{marker}", task.id));
-        let body = self.masker.mask(&body);
-        let repo = &task.repo.full_name;
-        let Some(github) = &self.github else {
-            println!(
-                "comment: not sent (github.dry_run). It would comment on {repo}#{}:\n{body}\n",
-                task.issue.number
-            );
-            return Ok("(dry run: printed)".into());
-        };
-        let (url, now) = comment_once(github.as_ref(), repo, task.issue.number, &body, &marker)
-            .await
-            .map_err(|e| e.to_string())?;
-        if now {
-            tracing::info!(comment = %url, "failure reported on the issue");
-        } else {
-            tracing::info!(comment = %url, "failure already reported by an earlier delivery");
-        }
-        Ok(url)
-    }
-
-    /// The playbook of the first candidate that applies.
-    fn choose(
-        &self,
-        task: &Task,
-        candidates: &[route::Candidate],
-        mirror: &Mirror,
-        tip: git2::Oid,
-    ) -> Result<Chosen, NoPlaybook> {
-        for c in candidates {
-            let (name, text, own) = match &c.playbook {
-                PlaybookRef::Repo => match mirror.read_file(tip, REPO_PLAYBOOK_FILE) {
-                    Ok(Some(text)) => (
-                        format!(
-                            "{}:{REPO_PLAYBOOK_FILE}@{}",
-                            task.repo.full_name, task.repo.default_branch
-                        ),
-                        text,
-                        true,
-                    ),
-                    Ok(None) => {
-                        tracing::info!(route = %c.why, "the repository has no {REPO_PLAYBOOK_FILE}; next route");
-                        continue;
-                    }
-                    Err(e) => {
-                        return Err(NoPlaybook::Worker(format!(
-                            "failed to read {REPO_PLAYBOOK_FILE} from the mirror: {e}"
-                        )));
-                    }
-                },
-                PlaybookRef::File(path) => match std::fs::read_to_string(path) {
-                    Ok(text) => (path.display().to_string(), text, false),
-                    Err(e) => {
-                        return Err(NoPlaybook::Worker(format!(
-                            "the playbook {} cannot be read: {e}",
-                            path.display()
-                        )));
-                    }
-                },
-            };
-            let hash = state::playbook_hash(&text);
-            return match prepare_source(SourceFile::new(name.clone(), text)) {
-                Ok(prepared) => Ok(Chosen {
-                    name,
-                    hash,
-                    prepared,
-                }),
-                Err(Error::InvalidPlaybook { path, rendered }) if own => {
-                    Err(NoPlaybook::RepoInvalid(format!(
-                        "{path} is not a valid playbook:\n\n```\n{}\n```",
-                        rendered.trim_end()
-                    )))
-                }
-                Err(e) => Err(NoPlaybook::Worker(e.to_string())),
-            };
-        }
-        Err(NoPlaybook::Unroutable)
     }
 
     fn git_supervision(&self) -> Supervision {
@@ -767,68 +468,6 @@ impl Worker {
             watch: None,
         }
     }
-
-    fn save(&self, st: &mut TaskState) {
-        if let Err(e) = self.store.save(st) {
-            tracing::error!(error = %e, "failed to save the task state");
-        }
-    }
-
-    /// Removes what a killed worker left behind (the lock says no other worker runs):
-    /// worktrees, and reports and task states older than 30 days.
-    pub fn clean_leftovers(&self) {
-        if let Ok(owners) = std::fs::read_dir(&self.dirs.repos) {
-            for owner in owners.flatten() {
-                for repo in std::fs::read_dir(owner.path())
-                    .into_iter()
-                    .flatten()
-                    .flatten()
-                {
-                    Mirror { dir: repo.path() }.remove_all_worktrees();
-                }
-            }
-        }
-        if let Ok(entries) = std::fs::read_dir(&self.dirs.worktrees) {
-            for e in entries.flatten() {
-                tracing::info!(path = %e.path().display(), "removing a worktree left by an earlier worker");
-                let _ = std::fs::remove_dir_all(e.path());
-            }
-        }
-        let month = Duration::from_secs(30 * 24 * 3600);
-        let pruned = self.store.prune(month);
-        let removed = std::cell::RefCell::new(Vec::new());
-        let runs = state::remove_older_than(&self.dirs.runs, month, |p| {
-            let gone = std::fs::remove_dir_all(p).is_ok();
-            if gone && let Some(name) = p.file_name() {
-                removed
-                    .borrow_mut()
-                    .push(name.to_string_lossy().into_owned());
-            }
-            gone
-        });
-        if let Some(h) = &self.history {
-            for id in removed.into_inner() {
-                if let Err(e) = h.delete(&id) {
-                    tracing::warn!(run = %id, error = %e, "failed to remove a pruned run from the history");
-                }
-            }
-            match h.settle_dead_runs() {
-                Ok(0) => {}
-                Ok(n) => tracing::info!(
-                    runs = n,
-                    "runs left running by a process that is gone are marked interrupted"
-                ),
-                Err(e) => tracing::warn!(error = %e, "failed to settle runs left running"),
-            }
-        }
-        if pruned + runs > 0 {
-            tracing::info!(
-                task_states = pruned,
-                run_reports = runs,
-                "removed what ended more than 30 days ago"
-            );
-        }
-    }
 }
 
 /// Where a run happens: the mirror, the commit it starts from, the branch, the remote.
@@ -838,150 +477,4 @@ struct Target<'a> {
     tip: git2::Oid,
     branch: &'a str,
     remote: &'a Remote,
-}
-
-fn release_now(why: &'static str) -> Disposition {
-    Disposition::Release {
-        after: Duration::ZERO,
-        why,
-    }
-}
-
-/// Removes the directories under `dir` last modified more than `age` ago.
-fn new_state(key: &str, task: &Task, chosen: &Chosen) -> TaskState {
-    TaskState {
-        key: key.to_owned(),
-        task_id: task.id.clone(),
-        repo: task.repo.full_name.clone(),
-        issue: task.issue.number,
-        playbook: chosen.name.clone(),
-        playbook_hash: chosen.hash.clone(),
-        phase: Phase::Running,
-        runs: Vec::new(),
-        budget_from: 0,
-        spent_ms: 0,
-        outcome: None,
-        reported: None,
-        failure: None,
-        last_message: None,
-        updated_at: String::new(),
-    }
-}
-
-/// How a run's result reached the issue: its pull request, or a comment step that posted
-/// once the run was failing (an early "working on it" comment does not count).
-fn reported(report: &RunReport) -> Option<String> {
-    if let Some(pr) = &report.pr {
-        return Some(pr.url.clone());
-    }
-    let first_failure = report
-        .steps
-        .iter()
-        .position(|s| s.attempt.is_none() && s.status.is_failed())?;
-    report.steps[first_failure..]
-        .iter()
-        .rev()
-        .find(|s| s.kind == "comment" && s.status == StepStatus::Success && s.message.is_none())
-        .map(|s| format!("comment by step `{}`", s.id))
-}
-
-/// Extends a message's visibility while its task runs. Until the run starts it extends
-/// without limit (waiting for another task of the branch, fetching: both bounded
-/// elsewhere); from then on, until the end of the run's time budget.
-pub struct Heartbeat {
-    deadline: Arc<std::sync::Mutex<Option<Instant>>>,
-    handle: tokio::task::JoinHandle<()>,
-}
-
-impl Heartbeat {
-    fn start(queue: Queue, receipt: String, visibility: Duration) -> Self {
-        let deadline = Arc::new(std::sync::Mutex::new(None::<Instant>));
-        let until = deadline.clone();
-        let every = (visibility / 3).max(Duration::from_millis(500));
-        let handle = tokio::spawn(
-            async move {
-                let mut warned = false;
-                loop {
-                    tokio::time::sleep(every).await;
-                    let past = until
-                        .lock()
-                        .expect("deadline")
-                        .is_some_and(|d| Instant::now() >= d);
-                    if past {
-                        if !warned {
-                            tracing::warn!("heartbeat stopped: the task's time is up; the message becomes visible again when its visibility timeout ends");
-                            warned = true;
-                        }
-                        continue;
-                    }
-                    match queue.set_visibility(&receipt, visibility).await {
-                        Ok(()) => tracing::debug!("heartbeat: visibility extended"),
-                        Err(e) => tracing::warn!(error = %e, "heartbeat failed"),
-                    }
-                }
-            }
-            .in_current_span(),
-        );
-        Self { deadline, handle }
-    }
-
-    /// Stops extending at `deadline`.
-    fn stop_at(&self, deadline: Instant) {
-        *self.deadline.lock().expect("deadline") = Some(deadline);
-    }
-}
-
-impl Drop for Heartbeat {
-    fn drop(&mut self) {
-        self.handle.abort();
-    }
-}
-
-/// Saves the time a run has spent every few seconds, so that a crash (or `kill -9`) counts
-/// against the task's budget too. An observer of the run: it writes on the observers'
-/// thread, and never after the run ended (the worker's own final save comes after).
-struct Checkpoint {
-    store: state::Store,
-    st: TaskState,
-    base: u64,
-    started: Option<std::time::Instant>,
-    last: std::time::Instant,
-}
-
-/// How often a running task's spent time is saved.
-const CHECKPOINT_EVERY: Duration = Duration::from_secs(5);
-
-impl Checkpoint {
-    fn new(store: state::Store, st: TaskState) -> Self {
-        Self {
-            store,
-            base: st.spent_ms,
-            st,
-            started: None,
-            last: std::time::Instant::now(),
-        }
-    }
-}
-
-impl Observer for Checkpoint {
-    fn on(&mut self, event: &Event) {
-        match event {
-            Event::RunStarted { .. } => {
-                self.started = Some(std::time::Instant::now());
-                self.last = std::time::Instant::now();
-            }
-            Event::RunFinished { .. } => self.started = None,
-            Event::StepStarted { .. } | Event::StepFinished { .. } => {}
-        }
-    }
-
-    fn tick(&mut self) {
-        let Some(started) = self.started else { return };
-        if self.last.elapsed() < CHECKPOINT_EVERY {
-            return;
-        }
-        self.last = std::time::Instant::now();
-        self.st.spent_ms = self.base + started.elapsed().as_millis() as u64;
-        let _ = self.store.save(&mut self.st);
-    }
 }

@@ -11,15 +11,21 @@
 //! - SIGTERM/SIGINT stop receiving; running tasks get `shutdown_grace` to finish, then they
 //!   are stopped and their messages handed back.
 
+mod choose;
+mod cleanup;
 pub mod config;
+mod decide;
 mod handle;
+mod heartbeat;
+mod lease;
+mod report;
 pub mod route;
 pub mod state;
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use tokio::sync::Semaphore;
@@ -121,38 +127,14 @@ pub struct Worker {
     pub stats: Stats,
     /// Masks the worker's credentials (its token variable included, whatever its name).
     pub masker: crate::mask::Masker,
-    /// Per-branch and per-mirror locks: one task on a run branch at a time, one change to a
-    /// mirror (fetch, worktree, branch) at a time.
-    locks: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
-    /// Mirrors in use, with how many tasks use each; cache pruning leaves them alone.
-    busy: Mutex<HashMap<PathBuf, usize>>,
+    /// Per-branch and per-mirror locks, and the mirrors in use.
+    leases: lease::Leases,
     /// Cancels the runs in flight (after the shutdown grace, or a second signal).
     pub stop_runs: CancellationToken,
     /// The run history (`None` when it cannot be opened: runs go on without it).
     pub history: Option<Arc<crate::history::Store>>,
     /// The runs in progress, to cancel one on request.
     pub cancels: Arc<crate::history::Cancels>,
-}
-
-impl Worker {
-    async fn lock(&self, key: String) -> tokio::sync::OwnedMutexGuard<()> {
-        let m = self
-            .locks
-            .lock()
-            .expect("lock map")
-            .entry(key)
-            .or_default()
-            .clone();
-        m.lock_owned().await
-    }
-
-    /// Forgets locks nobody holds or waits for, so the map does not grow forever.
-    fn forget_idle_locks(&self) {
-        self.locks
-            .lock()
-            .expect("lock map")
-            .retain(|_, m| Arc::strong_count(m) > 1);
-    }
 }
 
 /// `codingworker worker`.
@@ -259,8 +241,7 @@ pub fn run(args: &WorkerArgs) -> Result<Outcome, Error> {
             dirs,
             stats: Stats::default(),
             masker,
-            locks: Mutex::default(),
-            busy: Mutex::default(),
+            leases: lease::Leases::default(),
             stop_runs: CancellationToken::new(),
             history,
             cancels: Arc::default(),
