@@ -124,3 +124,33 @@ fn the_default_playbook_finds_the_sample_repos_tests() {
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+/// Every playbook of `tests/plans/` through `run --dry-run`: the plan as a person reads it,
+/// and its exit code (1 when it shows problems).
+#[test]
+fn plans_of_the_plan_corpus() {
+    insta::glob!("plans/*.yml", |path| {
+        let ran = cw()
+            .args(["run"])
+            .arg(path)
+            .args([
+                "--issue",
+                "examples/issues/fizzbuzz.task.json",
+                "--repo",
+                "examples/sample-repo",
+                "--dry-run",
+            ])
+            .env("HOME", "/nonexistent-home")
+            .env("API_KEY", "sk-plan-secret-value")
+            .output()
+            .unwrap();
+        let ran: Ran = ran.into();
+        let shown = ran
+            .stdout
+            .replace(&path.display().to_string(), "<playbook>");
+        insta::assert_snapshot!(format!(
+            "exit {}\n{}\n--- stderr\n{}",
+            ran.code, shown, ran.stderr
+        ));
+    });
+}

@@ -7,3 +7,6 @@ pub mod plan;
 pub mod report;
 pub mod state;
 pub mod status;
+
+#[cfg(test)]
+mod tests;
