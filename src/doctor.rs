@@ -15,10 +15,10 @@ use serde::Serialize;
 use crate::adapters::github::{GitHub, OctocrabGitHub};
 use crate::adapters::ollama::{self, DEFAULT_API_BASE};
 use crate::adapters::sqs::Queue;
+use crate::config::worker::{self as config, PlaybookRef, Settings};
 use crate::playbook::Playbook;
 use crate::playbook::model::{Step, StepKind};
 use crate::steps::aider::DEFAULT_NUM_CTX;
-use crate::triggers::worker::config::{self, PlaybookRef, Settings};
 
 /// How a check came out.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]

@@ -50,6 +50,16 @@ pub enum Error {
     },
 }
 
+impl From<crate::engine::prepare::PrepareError> for Error {
+    fn from(e: crate::engine::prepare::PrepareError) -> Self {
+        use crate::engine::prepare::PrepareError;
+        match e {
+            PrepareError::Invalid { path, rendered } => Error::InvalidPlaybook { path, rendered },
+            PrepareError::Internal(_) => Error::Setup(e.to_string()),
+        }
+    }
+}
+
 impl Error {
     pub fn exit_code(&self) -> u8 {
         2

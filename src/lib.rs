@@ -8,6 +8,7 @@
 
 pub mod adapters;
 pub mod cli;
+pub mod config;
 pub mod diagnostic;
 pub mod doctor;
 pub mod engine;

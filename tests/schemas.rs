@@ -137,8 +137,7 @@ fn the_schema_command_prints_the_committed_schema() {
 fn the_example_worker_config_is_valid_without_warnings() {
     let path = root().join("examples/worker/worker.yml");
     let source = codingworker::source::SourceFile::read(&path).unwrap();
-    let loaded =
-        codingworker::triggers::worker::config::load_source(source, path.parent().unwrap());
+    let loaded = codingworker::config::worker::load_source(source, path.parent().unwrap());
     assert!(loaded.diagnostics.is_empty(), "{:#?}", loaded.diagnostics);
     assert!(loaded.config.is_some());
 }

@@ -9,10 +9,7 @@ use crate::error::{Error, Outcome};
 use crate::process::env as child_env;
 
 pub fn run(config: Option<PathBuf>, format: Format) -> Result<Outcome, Error> {
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .map_err(Error::io("failed to start the async runtime"))?;
+    let runtime = super::runtime::build(super::runtime::Threads::One)?;
     let _entered = runtime.enter();
     let input = Input {
         config,

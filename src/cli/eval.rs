@@ -147,11 +147,7 @@ pub fn run(args: &EvalArgs) -> Result<Outcome, Error> {
             .as_ref()
             .map_or(args.max_response.0 * 2, |s| s.0),
     };
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .map_err(Error::io("failed to start the async runtime"))?;
+    let runtime = super::runtime::build(super::runtime::Threads::Two)?;
     let trials = runtime.block_on(eval::run(&plan)).map_err(Error::Setup)?;
     let summaries = eval::summarize(&trials, &args.models, &criteria);
     let verdict = eval::decide(&summaries, &criteria);
@@ -209,7 +205,7 @@ fn write_playbook(
     from: &Path,
     to: &Path,
     order: &[String],
-    prepared: &crate::triggers::local::Prepared,
+    prepared: &crate::engine::prepare::Prepared,
 ) -> Result<(), Error> {
     let agent = agent_step(&prepared.playbook.steps)
         .ok_or_else(|| Error::Setup("the playbook has no aider step".into()))?;

@@ -6,6 +6,7 @@ pub mod init;
 mod progress;
 mod run;
 pub mod runs;
+mod runtime;
 pub mod schema;
 mod validate;
 mod worker;
@@ -133,7 +134,10 @@ fn run(cli: Cli) -> Result<Outcome, Error> {
         Command::Schema { kind } => schema::run(kind),
         Command::Run(opts) => run::run(&opts),
         Command::Init { dir, force } => init::run(&dir, force),
-        Command::Worker(args) => crate::triggers::worker::run(&args),
+        Command::Worker(args) => {
+            let runtime = runtime::build(runtime::Threads::Two)?;
+            crate::triggers::worker::run(&args, &runtime)
+        }
         Command::Doctor { config, format } => doctor::run(config, format),
         Command::Eval(args) => eval::run(&args),
         Command::Runs(args) => runs::run(&args),

@@ -4,5 +4,6 @@ use crate::error::{Error, Outcome};
 use crate::triggers::local::{self, LocalRun};
 
 pub fn run(opts: &LocalRun) -> Result<Outcome, Error> {
-    local::run(opts, super::progress::observers())
+    let runtime = super::runtime::build(super::runtime::Threads::One)?;
+    local::run(opts, super::progress::observers(), &runtime)
 }

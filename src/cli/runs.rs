@@ -110,10 +110,10 @@ pub enum RunsCommand {
 pub fn workdir_of(place: &Place) -> Result<PathBuf, Error> {
     let env = child_env::current();
     if let Some(config) = &place.config {
-        let settings = crate::triggers::worker::config::load(config, &env)?;
+        let settings = crate::config::worker::load(config, &env)?;
         return Ok(settings.workdir);
     }
-    crate::triggers::local::workdir(place.workdir.as_deref(), &env)
+    crate::config::workdir(place.workdir.as_deref(), &env)
 }
 
 pub fn run(args: &RunsArgs) -> Result<Outcome, Error> {

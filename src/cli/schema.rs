@@ -2,12 +2,12 @@
 
 use serde_json::Value;
 
+use crate::config::worker::WorkerConfig;
 use crate::engine::report::RunReport;
 use crate::error::{Error, Outcome};
 use crate::playbook::model::Playbook;
 use crate::schema::{for_input, for_output, to_text};
 use crate::task::Task;
-use crate::triggers::worker::config::WorkerConfig;
 
 /// The documents that have a schema.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]

@@ -3,10 +3,11 @@
 use std::path::Path;
 
 use crate::adapters::sqs::Queue;
+use crate::config::worker as config;
 use crate::error::{Error, Outcome};
 use crate::process::env as child_env;
 use crate::task::Task;
-use crate::triggers::worker::{config, route};
+use crate::triggers::worker::route;
 
 /// `codingworker route --config worker.yml --issue FILE`: which playbook a task gets, and why.
 pub fn route(config_path: &Path, issue: &Path) -> Result<Outcome, Error> {
@@ -32,10 +33,7 @@ pub fn enqueue(queue_url: &str, issue: &Path, raw: bool) -> Result<Outcome, Erro
         let task = Task::from_file(issue)?;
         serde_json::to_string(&task).expect("a task serialises")
     };
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .map_err(Error::io("failed to start the async runtime"))?;
+    let runtime = super::runtime::build(super::runtime::Threads::One)?;
     let id = runtime.block_on(async {
         let queue = Queue::connect(queue_url).await;
         queue.send(&body).await

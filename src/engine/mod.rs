@@ -4,6 +4,7 @@ pub mod executor;
 pub mod kind;
 pub mod observe;
 pub mod plan;
+pub mod prepare;
 pub mod report;
 pub mod state;
 pub mod status;

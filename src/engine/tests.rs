@@ -38,9 +38,8 @@ async fn run(playbook: &str) -> (RunReport, tempfile::TempDir) {
     std::fs::write(checkout.join("README.md"), "hello\n").unwrap();
     git(&checkout, &["add", "."]);
     git(&checkout, &["commit", "-q", "-m", "init"]);
-    let prepared =
-        crate::triggers::local::prepare_source(SourceFile::new("test.yml", playbook.to_owned()))
-            .expect("the playbook loads");
+    let prepared = super::prepare::prepare(SourceFile::new("test.yml", playbook.to_owned()))
+        .expect("the playbook loads");
     let task = Task::from_json(
         include_str!("../../examples/issues/fizzbuzz.task.json"),
         "task",

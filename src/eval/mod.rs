@@ -26,6 +26,7 @@ pub use report::{render_markdown, render_table};
 pub use tasks::{EvalTask, load_tasks};
 
 use crate::adapters::ollama;
+use crate::engine::prepare::Prepared;
 use crate::playbook::model::{Step, StepKind};
 use crate::process::{self, Ending, Supervision};
 use crate::steps::aider::{AiderSpec, Where, prepare};
@@ -33,7 +34,6 @@ use crate::task::Task;
 use crate::template::context::{ContextBase, attempt_value, run_value};
 use crate::template::sites::{child_pointer, step_pointer};
 use crate::template::{SiteKind, Templates};
-use crate::triggers::local::Prepared;
 
 /// How the error of a call stopped at its time limit starts.
 const TIMED_OUT: &str = "no answer within";

@@ -4,8 +4,6 @@
 //! the run branch, under the workdir, and leaves the branch with its commits in DIR and the
 //! worktree for inspection. `--dry-run` prints the plan and needs no git repository at all.
 
-use std::collections::BTreeMap;
-use std::hash::{BuildHasher, Hasher};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -13,18 +11,15 @@ use tokio_util::sync::CancellationToken;
 
 use crate::adapters::git::{Remote, SourceRepo};
 use crate::adapters::github::{GitHub, OctocrabGitHub, RetryPolicy};
-use crate::diagnostic::render_human;
 use crate::engine::executor::{Engine, EngineOptions, RunInput};
 use crate::engine::observe::Observer;
 use crate::engine::plan::{self, PlanInput};
+use crate::engine::prepare::{Prepared, branch_name, new_run_id, prepare};
 use crate::engine::report::{RunReport, RunStatus, format_ms};
 use crate::error::{Error, Outcome};
-use crate::playbook::{Playbook, load_source};
 use crate::process::env as child_env;
 use crate::source::SourceFile;
 use crate::task::Task;
-use crate::template::context::{ContextBase, run_value};
-use crate::template::{SiteKind, Templates, sites};
 
 /// The options of `codingworker run`.
 #[derive(Debug, Clone, clap::Args)]
@@ -56,119 +51,24 @@ pub struct LocalRun {
     pub github: bool,
 }
 
-/// A playbook ready to run: validated and compiled.
-pub struct Prepared {
-    pub playbook: Arc<Playbook>,
-    pub templates: Arc<Templates>,
-}
-
-/// Loads and compiles a playbook; any error becomes exit code 2 with the diagnostics.
+/// Loads and compiles a playbook file; its warnings go to stderr, its errors become exit
+/// code 2 with the diagnostics.
 pub fn prepare_playbook(path: &Path) -> Result<Prepared, Error> {
-    prepare_source(SourceFile::read(path)?)
-}
-
-/// [`prepare_playbook`] for a playbook already read.
-pub fn prepare_source(source: SourceFile) -> Result<Prepared, Error> {
-    let loaded = load_source(source);
-    let warnings: Vec<_> = loaded
-        .diagnostics
-        .iter()
-        .filter(|d| !d.is_error())
-        .cloned()
-        .collect();
-    if !warnings.is_empty() {
-        eprint!("{}", render_human(&loaded.source, &warnings));
-    }
-    let Some(playbook) = loaded.playbook else {
-        let errors: Vec<_> = loaded
-            .diagnostics
-            .iter()
-            .filter(|d| d.is_error())
-            .cloned()
-            .collect();
-        return Err(Error::InvalidPlaybook {
-            path: loaded.source.name.clone(),
-            rendered: render_human(&loaded.source, &errors),
-        });
-    };
-    let templates = Templates::compile(&sites::collect(&playbook)).map_err(|e| {
-        Error::Setup(format!(
-            "internal error: a validated playbook does not compile ({} errors)",
-            e.len()
-        ))
-    })?;
-    Ok(Prepared {
-        playbook: Arc::new(playbook),
-        templates: Arc::new(templates),
-    })
-}
-
-/// Renders the run branch's name.
-pub fn branch_name(
-    p: &Prepared,
-    task: &Task,
-    env: &BTreeMap<String, String>,
-) -> Result<String, Error> {
-    let secrets: BTreeMap<String, String> = p
-        .playbook
-        .secrets
-        .iter()
-        .filter_map(|s| env.get(&s.0).map(|v| (s.0.clone(), v.clone())))
-        .collect();
-    let base = ContextBase::new(task, &p.playbook.vars, &secrets);
-    let ctx = base.with(
-        run_value("", "", "", ""),
-        minijinja::Value::from(()),
-        None,
-        false,
-    );
-    let branch = p
-        .templates
-        .render(SiteKind::Text, "/branch", &ctx)
-        .map_err(|e| Error::Setup(format!("the playbook's `branch` cannot be rendered: {e}")))?;
-    let branch = branch.trim().to_owned();
-    if branch.is_empty() || !git2::Branch::name_is_valid(&branch).unwrap_or(false) {
-        return Err(Error::Setup(format!(
-            "the playbook's `branch` rendered to {branch:?}, which is not a valid branch name"
-        )));
-    }
-    if branch == task.repo.default_branch {
-        return Err(Error::Setup(format!(
-            "the playbook's `branch` rendered to `{branch}`, the repository's default branch; a run works on a branch of its own"
-        )));
-    }
-    Ok(branch)
-}
-
-/// A run id: sortable by time, unique enough to name directories.
-pub fn new_run_id(issue: u64) -> String {
-    let stamp = jiff::Timestamp::now().strftime("%Y%m%dT%H%M%SZ");
-    let random = std::hash::RandomState::new().build_hasher().finish();
-    format!("{stamp}-{issue}-{:04x}", random & 0xffff)
-}
-
-/// The workdir: `--workdir`, `CODINGWORKER_WORKDIR`, or `~/.codingworker`.
-pub fn workdir(given: Option<&Path>, env: &BTreeMap<String, String>) -> Result<PathBuf, Error> {
-    if let Some(p) = given {
-        return Ok(p.to_path_buf());
-    }
-    if let Some(p) = env.get("CODINGWORKER_WORKDIR") {
-        return Ok(PathBuf::from(p));
-    }
-    match env.get("HOME") {
-        Some(home) => Ok(Path::new(home).join(".codingworker")),
-        None => Err(Error::Setup(
-            "no workdir: set HOME, CODINGWORKER_WORKDIR or --workdir".into(),
-        )),
-    }
+    let prepared = prepare(SourceFile::read(path)?)?;
+    eprint!("{}", prepared.warnings);
+    Ok(prepared)
 }
 
 /// Runs (or plans) one issue; `observers` hear of the run as it goes (a spinner).
-pub fn run(opts: &LocalRun, mut observers: Vec<Box<dyn Observer>>) -> Result<Outcome, Error> {
+pub fn run(
+    opts: &LocalRun,
+    mut observers: Vec<Box<dyn Observer>>,
+    runtime: &tokio::runtime::Runtime,
+) -> Result<Outcome, Error> {
     let env = child_env::current();
     let prepared = prepare_playbook(&opts.playbook)?;
     let task = Task::from_file(&opts.issue)?;
-    let branch = branch_name(&prepared, &task, &env)?;
+    let branch = branch_name(&prepared, &task, &env).map_err(Error::Setup)?;
     let repo_dir = match &opts.repo {
         Some(r) => r.clone(),
         None => {
@@ -184,10 +84,6 @@ pub fn run(opts: &LocalRun, mut observers: Vec<Box<dyn Observer>>) -> Result<Out
                 repo_dir.display()
             )));
         }
-        let runtime = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .map_err(Error::io("failed to start the async runtime"))?;
         let plan = runtime.block_on(plan::render(PlanInput {
             playbook: prepared.playbook.clone(),
             playbook_path: &opts.playbook.display().to_string(),
@@ -223,7 +119,7 @@ pub fn run(opts: &LocalRun, mut observers: Vec<Box<dyn Observer>>) -> Result<Out
     let absolute = |p: &Path| {
         std::path::absolute(p).map_err(Error::io(format!("failed to resolve {}", p.display())))
     };
-    let workdir = absolute(&workdir(opts.workdir.as_deref(), &env)?)?;
+    let workdir = absolute(&crate::config::workdir(opts.workdir.as_deref(), &env)?)?;
     let run_id = new_run_id(task.issue.number);
     let worktrees = workdir.join("worktrees");
     let checkout = worktrees.join(&run_id);
@@ -234,10 +130,6 @@ pub fn run(opts: &LocalRun, mut observers: Vec<Box<dyn Observer>>) -> Result<Out
 
     // Everything that can fail without git comes first: a run that cannot start must not
     // have touched the repository (nor, with --force, removed the previous run).
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .map_err(Error::io("failed to start the async runtime"))?;
     // The GitHub client spawns its connection tasks on the runtime it is built in.
     let _entered = runtime.enter();
     let (github, push): (Option<Arc<dyn GitHub>>, Option<Remote>) = if opts.github {

@@ -1,14 +1,13 @@
 //! Choosing a task's playbook among the candidates its routes give.
 
 use super::Worker;
-use super::config::{PlaybookRef, REPO_PLAYBOOK_FILE};
 use super::route;
 use super::state::{self, Phase, TaskState};
 use crate::adapters::mirror::Mirror;
-use crate::error::Error;
+use crate::config::worker::{PlaybookRef, REPO_PLAYBOOK_FILE};
+use crate::engine::prepare::{PrepareError, Prepared, prepare};
 use crate::source::SourceFile;
 use crate::task::Task;
-use crate::triggers::local::{Prepared, prepare_source};
 
 /// A playbook chosen for a task, with the text it was read from.
 pub(super) struct Chosen {
@@ -67,13 +66,18 @@ impl Worker {
                 },
             };
             let hash = state::playbook_hash(&text);
-            return match prepare_source(SourceFile::new(name.clone(), text)) {
-                Ok(prepared) => Ok(Chosen {
-                    name,
-                    hash,
-                    prepared,
-                }),
-                Err(Error::InvalidPlaybook { path, rendered }) if own => {
+            return match prepare(SourceFile::new(name.clone(), text)) {
+                Ok(prepared) => {
+                    if !prepared.warnings.is_empty() {
+                        tracing::warn!(playbook = %name, warnings = %prepared.warnings, "the playbook has warnings");
+                    }
+                    Ok(Chosen {
+                        name,
+                        hash,
+                        prepared,
+                    })
+                }
+                Err(PrepareError::Invalid { path, rendered }) if own => {
                     Err(NoPlaybook::RepoInvalid(format!(
                         "{path} is not a valid playbook:\n\n```\n{}\n```",
                         rendered.trim_end()

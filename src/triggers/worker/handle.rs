@@ -7,7 +7,6 @@ use tokio::time::Instant;
 use tracing::Instrument;
 
 use super::choose::{Chosen, NoPlaybook, new_state};
-use super::config::REPO_PLAYBOOK_FILE;
 use super::decide::{self, After, Before, Delivery, Disposition, release_now};
 use super::heartbeat::{Checkpoint, Heartbeat};
 use super::route;
@@ -16,11 +15,12 @@ use super::{Stats, Worker};
 use crate::adapters::git::Remote;
 use crate::adapters::mirror::Mirror;
 use crate::adapters::sqs::Received;
+use crate::config::worker::REPO_PLAYBOOK_FILE;
 use crate::engine::executor::{Engine, RunInput};
 use crate::engine::observe::Observer;
+use crate::engine::prepare::{branch_name, new_run_id};
 use crate::process::Supervision;
 use crate::task::Task;
-use crate::triggers::local::{branch_name, new_run_id};
 
 /// Time for the reporting steps after the run's budget (they run after it is spent).
 const REPORTING_MARGIN: Duration = Duration::from_secs(10 * 60);
@@ -195,7 +195,7 @@ impl Worker {
         tracing::info!(playbook = %chosen.name, "routed");
         let branch = match branch_name(&chosen.prepared, task, &self.env) {
             Ok(b) => b,
-            Err(e) => return self.permanent(task, None, e.to_string()).await,
+            Err(e) => return self.permanent(task, None, e).await,
         };
         // One task on a run branch at a time: two deliveries of one issue wait for each
         // other rather than share the branch (and its worktree). Case is ignored: on a

@@ -13,7 +13,6 @@
 
 mod choose;
 mod cleanup;
-pub mod config;
 mod decide;
 mod handle;
 mod heartbeat;
@@ -34,10 +33,10 @@ use tokio_util::sync::CancellationToken;
 
 use crate::adapters::github::{GitHub, OctocrabGitHub, RetryPolicy};
 use crate::adapters::sqs::Queue;
+use crate::config::worker::Settings;
 use crate::engine::executor::EngineOptions;
 use crate::error::{Error, Outcome};
 use crate::process::env as child_env;
-use config::Settings;
 
 /// The options of `codingworker worker`.
 #[derive(Debug, Clone, clap::Args)]
@@ -138,13 +137,14 @@ pub struct Worker {
 }
 
 /// `codingworker worker`.
-pub fn run(args: &WorkerArgs) -> Result<Outcome, Error> {
+/// Runs the worker on `runtime` until it is stopped.
+pub fn run(args: &WorkerArgs, runtime: &tokio::runtime::Runtime) -> Result<Outcome, Error> {
     let mut env = child_env::current();
     // A token given on the command line is masked like one from the environment.
     if let Some(t) = args.status_token.as_ref().filter(|t| !t.is_empty()) {
         env.insert("CODINGWORKER_STATUS_TOKEN".into(), t.clone());
     }
-    let settings = config::load(&args.config, &env)?;
+    let settings = crate::config::worker::load(&args.config, &env)?;
     let queue_url = settings.queue_url.clone().ok_or_else(|| {
         Error::Setup(format!(
             "no queue URL: set `queue_url` in {} or CODINGWORKER_QUEUE_URL",
@@ -177,11 +177,6 @@ pub fn run(args: &WorkerArgs) -> Result<Outcome, Error> {
         crate::status::check_addr(addr, status_token.as_deref()).map_err(Error::Setup)?;
     }
 
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .map_err(Error::io("failed to start the async runtime"))?;
     let _entered = runtime.enter();
     let github: Option<Arc<dyn GitHub>> = match (&token, settings.github.dry_run) {
         (Some(t), false) => Some(Arc::new(

@@ -6,7 +6,7 @@
 //! repository is fetched. Routing therefore yields the candidates in order, up to and
 //! including the first playbook file.
 
-use super::config::{PlaybookRef, REPO_PLAYBOOK_FILE, Settings};
+use crate::config::worker::{PlaybookRef, REPO_PLAYBOOK_FILE, Settings};
 use crate::task::Task;
 
 /// A playbook a task may get, and why.
