@@ -201,7 +201,7 @@ mod webhook {
     use super::{Issue, Repo, Task, Version1};
 
     #[derive(Deserialize)]
-    pub struct Payload {
+    pub(super) struct Payload {
         pub action: String,
         pub issue: HookIssue,
         pub repository: HookRepo,
@@ -209,7 +209,7 @@ mod webhook {
     }
 
     #[derive(Deserialize)]
-    pub struct HookIssue {
+    pub(super) struct HookIssue {
         pub number: u64,
         pub title: String,
         pub body: Option<String>,
@@ -222,24 +222,24 @@ mod webhook {
     }
 
     #[derive(Deserialize)]
-    pub struct HookRepo {
+    pub(super) struct HookRepo {
         pub full_name: String,
         pub clone_url: String,
         pub default_branch: String,
     }
 
     #[derive(Deserialize)]
-    pub struct Label {
+    pub(super) struct Label {
         pub name: String,
     }
 
     #[derive(Deserialize)]
-    pub struct Login {
+    pub(super) struct Login {
         pub login: String,
     }
 
     impl Payload {
-        pub fn into_task(self) -> Task {
+        pub(super) fn into_task(self) -> Task {
             // A webhook payload carries no delivery id (that is a header); derive a stable one.
             let id = format!(
                 "webhook-{}-{}-{}-{}",

@@ -8,7 +8,7 @@ use crate::doctor::{Input, run as run_checks};
 use crate::error::{Error, Outcome};
 use crate::process::env as child_env;
 
-pub fn run(config: Option<PathBuf>, format: Format) -> Result<Outcome, Error> {
+pub(super) fn run(config: Option<PathBuf>, format: Format) -> Result<Outcome, Error> {
     let runtime = super::runtime::build(super::runtime::Threads::One)?;
     let _entered = runtime.enter();
     let input = Input {

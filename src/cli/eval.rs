@@ -113,7 +113,7 @@ fn parse_share(s: &str) -> Result<f64, String> {
     }
 }
 
-pub fn run(args: &EvalArgs) -> Result<Outcome, Error> {
+pub(super) fn run(args: &EvalArgs) -> Result<Outcome, Error> {
     let env = child_env::current();
     let prepared = prepare_playbook(&args.playbook)?;
     let tasks_dir = match &args.tasks {

@@ -15,7 +15,7 @@ use crate::engine::observe::{Event, Observer};
 
 /// The spinner of the step in progress, if any; shared by the layer and the writer.
 #[derive(Clone, Default)]
-pub struct Spinner(Arc<Mutex<Option<ProgressBar>>>);
+pub(super) struct Spinner(Arc<Mutex<Option<ProgressBar>>>);
 
 impl Spinner {
     fn with<R>(&self, f: impl FnOnce(&mut Option<ProgressBar>) -> R) -> R {
@@ -82,7 +82,7 @@ pub(super) fn observers() -> Vec<Box<dyn Observer>> {
 }
 
 /// Writes log lines to stderr with the spinner out of the way.
-pub struct SpinnerWriter(Spinner);
+pub(super) struct SpinnerWriter(Spinner);
 
 impl Write for SpinnerWriter {
     fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {

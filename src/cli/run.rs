@@ -3,7 +3,7 @@
 use crate::error::{Error, Outcome};
 use crate::triggers::local::{self, LocalRun};
 
-pub fn run(opts: &LocalRun) -> Result<Outcome, Error> {
+pub(super) fn run(opts: &LocalRun) -> Result<Outcome, Error> {
     let runtime = super::runtime::build(super::runtime::Threads::One)?;
     local::run(opts, super::progress::observers(), &runtime)
 }

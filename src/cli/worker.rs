@@ -10,7 +10,7 @@ use crate::task::Task;
 use crate::triggers::worker::route;
 
 /// `codingworker route --config worker.yml --issue FILE`: which playbook a task gets, and why.
-pub fn route(config_path: &Path, issue: &Path) -> Result<Outcome, Error> {
+pub(super) fn route(config_path: &Path, issue: &Path) -> Result<Outcome, Error> {
     let env = child_env::current();
     let settings = config::load(config_path, &env)?;
     let task = Task::from_file(issue)?;
@@ -24,7 +24,7 @@ pub fn route(config_path: &Path, issue: &Path) -> Result<Outcome, Error> {
 }
 
 /// `codingworker enqueue --queue-url URL --issue FILE [--raw]`: sends a task.
-pub fn enqueue(queue_url: &str, issue: &Path, raw: bool) -> Result<Outcome, Error> {
+pub(super) fn enqueue(queue_url: &str, issue: &Path, raw: bool) -> Result<Outcome, Error> {
     let body = if raw {
         std::fs::read_to_string(issue)
             .map_err(Error::io(format!("failed to read {}", issue.display())))?

@@ -198,7 +198,7 @@ pub(crate) struct AttemptScope {
 }
 
 impl Scope {
-    pub fn top() -> Self {
+    pub(crate) fn top() -> Self {
         Self {
             outer_failed: false,
             deadline: None,
@@ -210,7 +210,7 @@ impl Scope {
         }
     }
 
-    pub fn failed(&self) -> bool {
+    pub(crate) fn failed(&self) -> bool {
         self.outer_failed || self.failed_here
     }
 }

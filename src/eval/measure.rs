@@ -7,13 +7,13 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 /// Samples until stopped; `stop` returns the peak in KiB.
-pub struct PeakSampler {
+pub(super) struct PeakSampler {
     peak: Arc<AtomicU64>,
     handle: tokio::task::JoinHandle<()>,
 }
 
 impl PeakSampler {
-    pub fn start() -> Self {
+    pub(super) fn start() -> Self {
         let peak = Arc::new(AtomicU64::new(0));
         let p = peak.clone();
         let handle = tokio::spawn(async move {
@@ -27,7 +27,7 @@ impl PeakSampler {
         Self { peak, handle }
     }
 
-    pub async fn stop(self) -> u64 {
+    pub(super) async fn stop(self) -> u64 {
         self.handle.abort();
         let _ = self.handle.await;
         self.peak.load(Ordering::Relaxed)
@@ -46,7 +46,7 @@ async fn descendants_rss_kib(root: u32) -> Option<u64> {
 
 /// From `ps -o pid=,ppid=,rss=` lines: the RSS of `root`'s descendants (not `root`, and not
 /// the `ps` that printed them, which is a child too but gone by now).
-pub fn sum_descendants(table: &str, root: u32) -> u64 {
+pub(super) fn sum_descendants(table: &str, root: u32) -> u64 {
     let rows: Vec<(u32, u32, u64)> = table
         .lines()
         .filter_map(|l| {

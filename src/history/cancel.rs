@@ -92,7 +92,7 @@ impl Cancels {
 }
 
 /// How often a process with runs in progress looks for cancel requests.
-pub const CANCEL_POLL: Duration = Duration::from_millis(500);
+pub(super) const CANCEL_POLL: Duration = Duration::from_millis(500);
 
 /// Polls the history for cancel requests of this process's runs (what `runs cancel` writes)
 /// every [`CANCEL_POLL`] while it has runs in progress; an idle process does not touch the

@@ -6,7 +6,7 @@ use crate::engine::report::RunReport;
 
 /// Every `DIR/*/run.json` that parses, with its directory. A report that does not parse is
 /// skipped with a warning (its directory is left as it is).
-pub fn scan(runs_dir: &Path) -> Vec<(PathBuf, RunReport)> {
+pub(super) fn scan(runs_dir: &Path) -> Vec<(PathBuf, RunReport)> {
     let Ok(entries) = std::fs::read_dir(runs_dir) else {
         return Vec::new();
     };

@@ -12,7 +12,7 @@ use super::model::STEP_KINDS;
 use super::types::parse_duration;
 
 /// A copy of a step's JSON that deserializes as a step, keeping every well-formed field.
-pub fn salvage_step(value: &Value) -> Value {
+pub(super) fn salvage_step(value: &Value) -> Value {
     let Some(obj) = value.as_object() else {
         return json!({ "id": "unreadable", "shell": "" });
     };

@@ -2,7 +2,7 @@
 
 /// Whether `s` is made only of characters no shell treats specially, outside quotes, inside
 /// double quotes or in a here-document.
-pub fn is_plain(s: &str) -> bool {
+pub(super) fn is_plain(s: &str) -> bool {
     !s.is_empty()
         && s.bytes().all(|b| {
             b.is_ascii_alphanumeric()

@@ -16,7 +16,7 @@ use axum::routing::{get, patch, post};
 use serde_json::{Value, json};
 
 #[derive(Debug, Clone, PartialEq)]
-pub struct Pr {
+pub(crate) struct Pr {
     pub number: u64,
     pub repo: String,
     pub head: String,
@@ -30,14 +30,14 @@ pub struct Pr {
 }
 
 #[derive(Debug, Clone, PartialEq)]
-pub struct Comment {
+pub(crate) struct Comment {
     pub repo: String,
     pub issue: u64,
     pub body: String,
 }
 
 #[derive(Default)]
-pub struct Fake {
+pub(crate) struct Fake {
     pub token: String,
     pub prs: Vec<Pr>,
     pub comments: Vec<Comment>,
@@ -53,7 +53,7 @@ pub struct Fake {
     next_number: u64,
 }
 
-pub struct FakeGitHub {
+pub(crate) struct FakeGitHub {
     pub url: String,
     pub state: Arc<Mutex<Fake>>,
 }
@@ -61,7 +61,7 @@ pub struct FakeGitHub {
 type Shared = Arc<Mutex<Fake>>;
 
 impl FakeGitHub {
-    pub fn start(token: &str) -> Self {
+    pub(crate) fn start(token: &str) -> Self {
         let state: Shared = Arc::new(Mutex::new(Fake {
             token: token.to_owned(),
             next_number: 1,
@@ -106,16 +106,16 @@ impl FakeGitHub {
         FakeGitHub { url, state }
     }
 
-    pub fn prs(&self) -> Vec<Pr> {
+    pub(crate) fn prs(&self) -> Vec<Pr> {
         self.state.lock().unwrap().prs.clone()
     }
-    pub fn comments(&self) -> Vec<Comment> {
+    pub(crate) fn comments(&self) -> Vec<Comment> {
         self.state.lock().unwrap().comments.clone()
     }
-    pub fn requests(&self) -> Vec<String> {
+    pub(crate) fn requests(&self) -> Vec<String> {
         self.state.lock().unwrap().requests.clone()
     }
-    pub fn fail_next(&self, route: &str, statuses: &[u16]) {
+    pub(crate) fn fail_next(&self, route: &str, statuses: &[u16]) {
         self.state
             .lock()
             .unwrap()

@@ -18,7 +18,7 @@ use serde_json::{Value, json};
 
 /// What a model does when asked for an edit.
 #[derive(Debug, Clone)]
-pub enum Behaviour {
+pub(crate) enum Behaviour {
     /// Whole files, in aider's `whole` format: (path, full content).
     Whole(Vec<(String, String)>),
     /// SEARCH/REPLACE blocks, in aider's `diff` format: (path, search, replace).
@@ -37,7 +37,7 @@ pub enum Behaviour {
 
 /// A chat request the server received.
 #[derive(Debug, Clone)]
-pub struct Recorded {
+pub(crate) struct Recorded {
     /// `ollama` or `openai`.
     pub api: &'static str,
     pub model: String,
@@ -56,7 +56,7 @@ struct LlmState {
 
 type Shared = Arc<Mutex<LlmState>>;
 
-pub struct FakeLlm {
+pub(crate) struct FakeLlm {
     pub url: String,
     state: Shared,
 }
@@ -64,7 +64,7 @@ pub struct FakeLlm {
 impl FakeLlm {
     /// Starts a server where each `(model, behaviour)` is scripted; other models answer 404
     /// like a server that does not have them.
-    pub fn start(scripts: &[(&str, Behaviour)]) -> FakeLlm {
+    pub(crate) fn start(scripts: &[(&str, Behaviour)]) -> FakeLlm {
         let state: Shared = Arc::new(Mutex::new(LlmState {
             scripts: scripts
                 .iter()
@@ -96,7 +96,7 @@ impl FakeLlm {
     }
 
     /// The edit requests (not commit messages) made for `model`, in order.
-    pub fn edits(&self, model: &str) -> Vec<Recorded> {
+    pub(crate) fn edits(&self, model: &str) -> Vec<Recorded> {
         self.state
             .lock()
             .unwrap()
@@ -108,7 +108,7 @@ impl FakeLlm {
     }
 
     /// Every chat request.
-    pub fn chats(&self) -> Vec<Recorded> {
+    pub(crate) fn chats(&self) -> Vec<Recorded> {
         self.state.lock().unwrap().chats.clone()
     }
 }

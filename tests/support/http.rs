@@ -7,18 +7,18 @@ use std::time::{Duration, Instant};
 
 /// An answer: status, raw header block (lower-cased names), body.
 #[derive(Debug)]
-pub struct Resp {
+pub(crate) struct Resp {
     pub status: u16,
     pub headers: String,
     pub body: String,
 }
 
 impl Resp {
-    pub fn json(&self) -> serde_json::Value {
+    pub(crate) fn json(&self) -> serde_json::Value {
         serde_json::from_str(&self.body).unwrap_or_else(|e| panic!("not JSON ({e}): {}", self.body))
     }
 
-    pub fn header(&self, name: &str) -> Option<String> {
+    pub(crate) fn header(&self, name: &str) -> Option<String> {
         self.headers.lines().find_map(|l| {
             let (k, v) = l.split_once(':')?;
             (k.trim().eq_ignore_ascii_case(name)).then(|| v.trim().to_owned())
@@ -27,7 +27,7 @@ impl Resp {
 }
 
 /// `addr` is `127.0.0.1:PORT`. `headers` may override Host.
-pub fn request(addr: &str, method: &str, path: &str, headers: &[(&str, &str)], body: &str) -> Resp {
+pub(crate) fn request(addr: &str, method: &str, path: &str, headers: &[(&str, &str)], body: &str) -> Resp {
     let mut s = TcpStream::connect(addr).expect("connects");
     s.set_read_timeout(Some(Duration::from_secs(60))).unwrap();
     let mut head = format!(
@@ -114,7 +114,7 @@ fn dechunk(mut s: &str) -> String {
 
 /// Reads the server-sent events of `path` until one of type `event` whose data contains
 /// `needle` arrives; returns every `(event, data)` read so far.
-pub fn events_until(
+pub(crate) fn events_until(
     addr: &str,
     path: &str,
     event: &str,

@@ -13,22 +13,22 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 use serde_json::Value;
 
-pub mod fake_github;
-pub mod fake_llm;
-pub mod http;
-pub mod sqs;
-pub mod worker_setup;
+pub(crate) mod fake_github;
+pub(crate) mod fake_llm;
+pub(crate) mod http;
+pub(crate) mod sqs;
+pub(crate) mod worker_setup;
 
-pub const BIN: &str = env!("CARGO_BIN_EXE_codingworker");
+pub(crate) const BIN: &str = env!("CARGO_BIN_EXE_codingworker");
 
 /// The crate's root (tests run there too).
-pub fn root() -> PathBuf {
+pub(crate) fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
 
 /// A child process that is killed when dropped, so that a failing test leaves no worker
 /// running.
-pub struct KillOnDrop(pub std::process::Child);
+pub(crate) struct KillOnDrop(pub std::process::Child);
 
 impl Drop for KillOnDrop {
     fn drop(&mut self) {
@@ -39,7 +39,7 @@ impl Drop for KillOnDrop {
 
 /// What a run of the binary produced.
 #[derive(Debug)]
-pub struct Ran {
+pub(crate) struct Ran {
     pub code: i32,
     pub stdout: String,
     pub stderr: String,
@@ -56,7 +56,7 @@ impl From<Output> for Ran {
 }
 
 /// The binary with nothing of the test runner's environment but PATH and LANG.
-pub fn cw() -> Command {
+pub(crate) fn cw() -> Command {
     let mut c = Command::new(BIN);
     c.env_clear()
         .env("PATH", std::env::var("PATH").unwrap_or_default())
@@ -65,7 +65,7 @@ pub fn cw() -> Command {
     c
 }
 
-pub fn git(dir: &Path, args: &[&str]) -> String {
+pub(crate) fn git(dir: &Path, args: &[&str]) -> String {
     let out = Command::new("git")
         .args(args)
         .current_dir(dir)
@@ -84,12 +84,12 @@ pub fn git(dir: &Path, args: &[&str]) -> String {
 }
 
 /// A temporary directory with a git repository (`repo/`), a home, a workdir and a run dir.
-pub struct Sandbox {
+pub(crate) struct Sandbox {
     pub dir: tempfile::TempDir,
 }
 
 impl Sandbox {
-    pub fn new() -> Self {
+    pub(crate) fn new() -> Self {
         let s = Sandbox {
             dir: tempfile::tempdir().expect("tempdir"),
         };
@@ -107,23 +107,23 @@ impl Sandbox {
         s
     }
 
-    pub fn path(&self) -> &Path {
+    pub(crate) fn path(&self) -> &Path {
         self.dir.path()
     }
-    pub fn repo(&self) -> PathBuf {
+    pub(crate) fn repo(&self) -> PathBuf {
         self.path().join("repo")
     }
-    pub fn home(&self) -> PathBuf {
+    pub(crate) fn home(&self) -> PathBuf {
         self.path().join("home")
     }
-    pub fn workdir(&self) -> PathBuf {
+    pub(crate) fn workdir(&self) -> PathBuf {
         self.path().join("work")
     }
-    pub fn out(&self) -> PathBuf {
+    pub(crate) fn out(&self) -> PathBuf {
         self.path().join("out")
     }
 
-    pub fn write(&self, name: &str, text: &str) -> PathBuf {
+    pub(crate) fn write(&self, name: &str, text: &str) -> PathBuf {
         let p = self.path().join(name);
         if let Some(parent) = p.parent() {
             std::fs::create_dir_all(parent).unwrap();
@@ -133,12 +133,12 @@ impl Sandbox {
     }
 
     /// A task file for an issue with this title and body.
-    pub fn task(&self, title: &str, body: &str) -> PathBuf {
+    pub(crate) fn task(&self, title: &str, body: &str) -> PathBuf {
         self.task_from(title, body, "https://github.com/acme/demo.git")
     }
 
     /// A task whose repository is cloned from `clone_url`.
-    pub fn task_from(&self, title: &str, body: &str, clone_url: &str) -> PathBuf {
+    pub(crate) fn task_from(&self, title: &str, body: &str, clone_url: &str) -> PathBuf {
         let task = serde_json::json!({
             "version": 1, "id": "task-1",
             "repo": {"full_name": "acme/demo", "clone_url": clone_url, "default_branch": "main"},
@@ -150,12 +150,12 @@ impl Sandbox {
     }
 
     /// `codingworker run PLAYBOOK --issue TASK --repo repo --out out` with extra env.
-    pub fn run(&self, playbook: &str, task: &Path, env: &[(&str, &str)]) -> Ran {
+    pub(crate) fn run(&self, playbook: &str, task: &Path, env: &[(&str, &str)]) -> Ran {
         let pb = self.write("playbook.yml", playbook);
         self.run_file(&pb, task, &[], env)
     }
 
-    pub fn run_file(
+    pub(crate) fn run_file(
         &self,
         playbook: &Path,
         task: &Path,
@@ -182,7 +182,7 @@ impl Sandbox {
     }
 
     /// A bare clone of the repository, as the remote `pr_open` pushes to.
-    pub fn bare_remote(&self) -> PathBuf {
+    pub(crate) fn bare_remote(&self) -> PathBuf {
         let remote = self.path().join("remote.git");
         git(
             self.path(),
@@ -198,13 +198,13 @@ impl Sandbox {
     }
 
     /// The `run.json` of the last run.
-    pub fn report(&self) -> Value {
+    pub(crate) fn report(&self) -> Value {
         let text = std::fs::read_to_string(self.out().join("run.json")).expect("run.json exists");
         serde_json::from_str(&text).unwrap()
     }
 
     /// Status of each step execution, as `id[@attempt]=status`.
-    pub fn statuses(&self) -> Vec<String> {
+    pub(crate) fn statuses(&self) -> Vec<String> {
         self.report()["steps"]
             .as_array()
             .unwrap()
@@ -226,12 +226,12 @@ impl Sandbox {
     }
 
     /// The worktree the last run worked in.
-    pub fn worktree(&self) -> PathBuf {
+    pub(crate) fn worktree(&self) -> PathBuf {
         PathBuf::from(self.report()["workdir"].as_str().unwrap())
     }
 
     /// Every file under the sandbox's run dir, concatenated (for leak checks).
-    pub fn all_output_text(&self) -> String {
+    pub(crate) fn all_output_text(&self) -> String {
         let mut text = String::new();
         for entry in walk(&self.out()) {
             if let Ok(t) = std::fs::read_to_string(&entry) {
@@ -247,7 +247,7 @@ impl Sandbox {
     /// commits an empty file (what aider does for a named file the model never writes),
     /// `dirty` commits what was uncommitted and edits nothing (aider's dirty commits),
     /// `none` changes nothing, `hang` sleeps with a child.
-    pub fn fake_aider(&self) -> PathBuf {
+    pub(crate) fn fake_aider(&self) -> PathBuf {
         let rec = self.path().join("record");
         std::fs::create_dir_all(&rec).unwrap();
         let script = format!(
@@ -278,7 +278,7 @@ esac
         path
     }
 
-    pub fn recorded(&self, what: &str, n: usize) -> String {
+    pub(crate) fn recorded(&self, what: &str, n: usize) -> String {
         std::fs::read_to_string(self.path().join("record").join(format!("{what}-{n}")))
             .unwrap_or_default()
     }
@@ -286,7 +286,7 @@ esac
 
 /// Files named `PWNED…` anywhere under `dir`: hostile text that ran (the corpus and the
 /// hardening tests write their markers with that name).
-pub fn pwned(dir: &Path) -> Vec<PathBuf> {
+pub(crate) fn pwned(dir: &Path) -> Vec<PathBuf> {
     walk(dir)
         .into_iter()
         .filter(|p| {
@@ -297,7 +297,7 @@ pub fn pwned(dir: &Path) -> Vec<PathBuf> {
 }
 
 /// Every file under `dir`.
-pub fn walk(dir: &Path) -> Vec<PathBuf> {
+pub(crate) fn walk(dir: &Path) -> Vec<PathBuf> {
     let mut out = Vec::new();
     if let Ok(entries) = std::fs::read_dir(dir) {
         for e in entries.flatten() {
@@ -313,7 +313,7 @@ pub fn walk(dir: &Path) -> Vec<PathBuf> {
 }
 
 /// Whether a process is running (not gone, not a zombie waiting for a reaper).
-pub fn alive(pid: i32) -> bool {
+pub(crate) fn alive(pid: i32) -> bool {
     match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
         Ok(stat) => stat
             .rsplit_once(')')
@@ -323,13 +323,13 @@ pub fn alive(pid: i32) -> bool {
 }
 
 /// A fake Ollama that answers every request with the given `/api/tags` model list.
-pub struct FakeOllama {
+pub(crate) struct FakeOllama {
     pub url: String,
     pub requests: Arc<AtomicUsize>,
 }
 
 impl FakeOllama {
-    pub fn start(models: &[&str]) -> Self {
+    pub(crate) fn start(models: &[&str]) -> Self {
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let url = format!("http://{}", listener.local_addr().unwrap());
         let body = serde_json::json!({
@@ -356,7 +356,7 @@ impl FakeOllama {
 }
 
 /// The real aider CLI, installed by `scripts/setup-test-tools` in `.venv-aider/`.
-pub fn aider() -> PathBuf {
+pub(crate) fn aider() -> PathBuf {
     if let Ok(p) = std::env::var("CODINGWORKER_TEST_AIDER") {
         return PathBuf::from(p);
     }
@@ -364,7 +364,7 @@ pub fn aider() -> PathBuf {
 }
 
 /// A local port nothing listens on.
-pub fn closed_port_url() -> String {
+pub(crate) fn closed_port_url() -> String {
     let l = TcpListener::bind("127.0.0.1:0").unwrap();
     let port = l.local_addr().unwrap().port();
     drop(l);
@@ -372,7 +372,7 @@ pub fn closed_port_url() -> String {
 }
 
 /// insta settings that hide what changes between runs: temp paths, run ids, times.
-pub fn redactions(extra: &[(&str, &str)]) -> insta::Settings {
+pub(crate) fn redactions(extra: &[(&str, &str)]) -> insta::Settings {
     let mut s = insta::Settings::clone_current();
     let mut filters: Vec<(String, String)> = extra
         .iter()
@@ -401,7 +401,7 @@ pub fn redactions(extra: &[(&str, &str)]) -> insta::Settings {
 }
 
 /// `env` output as a map; `env -0` output (NUL-separated) keeps values with line breaks.
-pub fn env_map(text: &str) -> BTreeMap<String, String> {
+pub(crate) fn env_map(text: &str) -> BTreeMap<String, String> {
     let entries: Vec<&str> = if text.contains('\0') {
         text.split('\0').collect()
     } else {

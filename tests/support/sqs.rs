@@ -11,12 +11,12 @@ use aws_sdk_sqs::Client;
 use aws_sdk_sqs::config::{BehaviorVersion, Credentials, Region};
 use aws_sdk_sqs::types::{MessageSystemAttributeName, QueueAttributeName};
 
-pub struct Moto {
+pub(crate) struct Moto {
     pub endpoint: String,
 }
 
 /// The shared server, started on first use.
-pub fn moto() -> &'static Moto {
+pub(crate) fn moto() -> &'static Moto {
     static MOTO: OnceLock<Moto> = OnceLock::new();
     MOTO.get_or_init(start)
 }
@@ -80,7 +80,7 @@ fn runtime() -> tokio::runtime::Runtime {
 }
 
 /// A queue and its dead-letter queue on the shared server.
-pub struct TestQueue {
+pub(crate) struct TestQueue {
     pub url: String,
     pub dlq_url: String,
     client: Client,
@@ -98,7 +98,7 @@ impl Moto {
     }
 
     /// A fresh queue with a dead-letter queue after `max_receive_count` receives.
-    pub fn queue(&self, max_receive_count: u32) -> TestQueue {
+    pub(crate) fn queue(&self, max_receive_count: u32) -> TestQueue {
         static N: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
         let n = N.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
         let name = format!("tasks-{}-{n}", std::process::id());
@@ -145,14 +145,14 @@ impl Moto {
 
 /// A message a test received.
 #[derive(Debug, Clone)]
-pub struct Got {
+pub(crate) struct Got {
     pub body: String,
     pub receive_count: u32,
     pub receipt: String,
 }
 
 impl TestQueue {
-    pub fn send(&self, body: &str) {
+    pub(crate) fn send(&self, body: &str) {
         runtime().block_on(async {
             self.client
                 .send_message()
@@ -194,17 +194,17 @@ impl TestQueue {
 
     /// Messages visible in the queue now (received with visibility 0: they stay visible,
     /// though each look counts as a receive).
-    pub fn peek(&self, wait: Duration) -> Vec<Got> {
+    pub(crate) fn peek(&self, wait: Duration) -> Vec<Got> {
         self.receive_from(&self.url, wait)
     }
 
     /// Messages in the dead-letter queue.
-    pub fn dead_letters(&self) -> Vec<Got> {
+    pub(crate) fn dead_letters(&self) -> Vec<Got> {
         self.receive_from(&self.dlq_url, Duration::ZERO)
     }
 
     /// Approximate counts: (visible, in flight) of the queue.
-    pub fn depth(&self) -> (u64, u64) {
+    pub(crate) fn depth(&self) -> (u64, u64) {
         runtime().block_on(async {
             let out = self
                 .client

@@ -14,13 +14,13 @@ use super::{Ran, Sandbox, cw, git};
 
 /// Credentials for moto, which takes any. Long like real ones: a value as short as `test`
 /// would be masked wherever the word appears (a step called `test`, a file name).
-pub const FAKE_AWS_KEY_ID: &str = "AKIAFAKEFORMOTO00000";
-pub const FAKE_AWS_SECRET: &str = "fakeSecretAccessKeyForMotoOnly0000000000";
+pub(crate) const FAKE_AWS_KEY_ID: &str = "AKIAFAKEFORMOTO00000";
+pub(crate) const FAKE_AWS_SECRET: &str = "fakeSecretAccessKeyForMotoOnly0000000000";
 
-pub const TOKEN: &str = "ghp_workerTokenForTests0123";
+pub(crate) const TOKEN: &str = "ghp_workerTokenForTests0123";
 
 /// Knobs of a test's worker.yml.
-pub struct Knobs {
+pub(crate) struct Knobs {
     pub visibility: &'static str,
     pub grace: &'static str,
     pub max_receives: u32,
@@ -38,7 +38,7 @@ impl Default for Knobs {
     }
 }
 
-pub struct Setup {
+pub(crate) struct Setup {
     pub sb: Sandbox,
     pub queue: TestQueue,
     pub github: FakeGitHub,
@@ -50,7 +50,7 @@ impl Setup {
     /// A queue whose redrive policy moves a message to the DLQ after `max_receive_count`
     /// receives, a bare remote of the sandbox's repository, and a worker.yml with `knobs`
     /// whose default playbook is `playbook`.
-    pub fn new(max_receive_count: u32, knobs: Knobs, playbook: &str) -> Setup {
+    pub(crate) fn new(max_receive_count: u32, knobs: Knobs, playbook: &str) -> Setup {
         let sb = Sandbox::new();
         let queue = moto().queue(max_receive_count);
         let github = FakeGitHub::start(TOKEN);
@@ -80,15 +80,15 @@ impl Setup {
     }
 
     /// A task message for issue 7 of acme/demo, cloned from the bare remote.
-    pub fn task(&self, id: &str) -> String {
+    pub(crate) fn task(&self, id: &str) -> String {
         self.task_for("acme/demo", id, self.remote.to_str().unwrap())
     }
 
-    pub fn task_for(&self, repo: &str, id: &str, clone_url: &str) -> String {
+    pub(crate) fn task_for(&self, repo: &str, id: &str, clone_url: &str) -> String {
         self.issue(repo, 7, id, clone_url, &["auto-code"])
     }
 
-    pub fn issue(
+    pub(crate) fn issue(
         &self,
         repo: &str,
         number: u64,
@@ -107,7 +107,7 @@ impl Setup {
     }
 
     /// Commits `files` to the remote's main branch (through the sandbox's repository).
-    pub fn push_to_remote(&self, files: &[(&str, &str)]) {
+    pub(crate) fn push_to_remote(&self, files: &[(&str, &str)]) {
         let repo = self.sb.repo();
         for (name, text) in files {
             std::fs::write(repo.join(name), text).unwrap();
@@ -120,7 +120,7 @@ impl Setup {
         );
     }
 
-    pub fn worker(&self, once: bool) -> Command {
+    pub(crate) fn worker(&self, once: bool) -> Command {
         let mut c = cw();
         c.arg("worker").arg("--config").arg(&self.config);
         if once {
@@ -142,14 +142,14 @@ impl Setup {
     }
 
     /// The worker's TMPDIR (and its children's), to check that nothing is left in it.
-    pub fn tmp(&self) -> PathBuf {
+    pub(crate) fn tmp(&self) -> PathBuf {
         let t = self.sb.path().join("tmp");
         std::fs::create_dir_all(&t).unwrap();
         t
     }
 
     /// `worker --once`, to its end.
-    pub fn once(&self) -> Ran {
+    pub(crate) fn once(&self) -> Ran {
         let ran: Ran = self.worker(true).output().unwrap().into();
         assert!(
             !ran.stderr.contains(TOKEN),
@@ -160,12 +160,12 @@ impl Setup {
     }
 
     /// The worker in the background (stdout and stderr to files in the sandbox).
-    pub fn spawn(&self, name: &str) -> Child {
+    pub(crate) fn spawn(&self, name: &str) -> Child {
         self.spawn_with(name, |_| {})
     }
 
     /// [`Setup::spawn`] with the command changed first (more arguments, variables).
-    pub fn spawn_with(&self, name: &str, change: impl FnOnce(&mut Command)) -> Child {
+    pub(crate) fn spawn_with(&self, name: &str, change: impl FnOnce(&mut Command)) -> Child {
         let out = std::fs::File::create(self.sb.path().join(format!("{name}.out"))).unwrap();
         let err = std::fs::File::create(self.sb.path().join(format!("{name}.err"))).unwrap();
         let mut c = self.worker(false);
@@ -176,11 +176,11 @@ impl Setup {
             .unwrap()
     }
 
-    pub fn log(&self, name: &str) -> String {
+    pub(crate) fn log(&self, name: &str) -> String {
         std::fs::read_to_string(self.sb.path().join(format!("{name}.err"))).unwrap_or_default()
     }
 
-    pub fn task_states(&self) -> Vec<Value> {
+    pub(crate) fn task_states(&self) -> Vec<Value> {
         let mut states: Vec<Value> = std::fs::read_dir(self.sb.workdir().join("tasks"))
             .unwrap()
             .flatten()
@@ -191,7 +191,7 @@ impl Setup {
         states
     }
 
-    pub fn runs(&self) -> Vec<Value> {
+    pub(crate) fn runs(&self) -> Vec<Value> {
         let mut runs: Vec<Value> = std::fs::read_dir(self.sb.workdir().join("runs"))
             .map(|d| {
                 d.flatten()
@@ -204,7 +204,7 @@ impl Setup {
         runs
     }
 
-    pub fn worktrees_left(&self) -> usize {
+    pub(crate) fn worktrees_left(&self) -> usize {
         std::fs::read_dir(self.sb.workdir().join("worktrees"))
             .map(|d| d.count())
             .unwrap_or(0)
@@ -213,7 +213,7 @@ impl Setup {
     /// Starts a worker, waits until its step wrote `pidfile`, then kills the worker with
     /// SIGKILL (and, since a killed worker's step goes on in its own process group, the
     /// step too).
-    pub fn kill_during_step(&self, pidfile: &std::path::Path) {
+    pub(crate) fn kill_during_step(&self, pidfile: &std::path::Path) {
         let mut worker = self.spawn("killed");
         let step: i32 = wait_for_file(pidfile, Duration::from_secs(60))
             .parse()
@@ -227,7 +227,7 @@ impl Setup {
     }
 
     /// Waits until the message is visible in the queue again.
-    pub fn wait_visible(&self, within: Duration) {
+    pub(crate) fn wait_visible(&self, within: Duration) {
         let deadline = Instant::now() + within;
         while self.queue.depth().0 == 0 {
             assert!(Instant::now() < deadline, "the message did not come back");
@@ -238,7 +238,7 @@ impl Setup {
 
 /// A playbook whose one step writes its pid to a file, then runs `then`: the file's
 /// directory (removed when dropped), the file and the playbook.
-pub fn pid_playbook(then: &str) -> (tempfile::TempDir, PathBuf, String) {
+pub(crate) fn pid_playbook(then: &str) -> (tempfile::TempDir, PathBuf, String) {
     let marks = tempfile::tempdir().unwrap();
     let pidfile = marks.path().join("pid");
     let playbook = format!(
@@ -248,11 +248,11 @@ pub fn pid_playbook(then: &str) -> (tempfile::TempDir, PathBuf, String) {
     (marks, pidfile, playbook)
 }
 
-pub fn signal(pid: i32, sig: nix::sys::signal::Signal) {
+pub(crate) fn signal(pid: i32, sig: nix::sys::signal::Signal) {
     nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), sig).unwrap();
 }
 
-pub fn wait_for_file(path: &std::path::Path, within: Duration) -> String {
+pub(crate) fn wait_for_file(path: &std::path::Path, within: Duration) -> String {
     let deadline = Instant::now() + within;
     loop {
         if let Ok(t) = std::fs::read_to_string(path)
@@ -269,7 +269,7 @@ pub fn wait_for_file(path: &std::path::Path, within: Duration) -> String {
     }
 }
 
-pub fn wait_exit(child: &mut Child, within: Duration) -> i32 {
+pub(crate) fn wait_exit(child: &mut Child, within: Duration) -> i32 {
     let deadline = Instant::now() + within;
     loop {
         if let Some(status) = child.try_wait().unwrap() {

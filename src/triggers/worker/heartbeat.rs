@@ -13,7 +13,7 @@ use crate::engine::observe::{Event, Observer};
 /// Extends a message's visibility while its task runs. Until the run starts it extends
 /// without limit (waiting for another task of the branch, fetching: both bounded
 /// elsewhere); from then on, until the end of the run's time budget.
-pub struct Heartbeat {
+pub(super) struct Heartbeat {
     deadline: Arc<std::sync::Mutex<Option<Instant>>>,
     handle: tokio::task::JoinHandle<()>,
 }
