@@ -23,7 +23,7 @@ use crate::steps::aider::DEFAULT_NUM_CTX;
 /// How a check came out.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
-pub enum Status {
+pub(crate) enum Status {
     Ok,
     Warn,
     /// Blocks the worker.
@@ -34,7 +34,7 @@ pub enum Status {
 
 /// One check.
 #[derive(Debug, Clone, Serialize)]
-pub struct Check {
+pub(crate) struct Check {
     pub name: String,
     pub status: Status,
     pub detail: String,
@@ -60,7 +60,7 @@ impl Check {
 
 /// Every check, in order.
 #[derive(Debug, Clone, Serialize)]
-pub struct Report {
+pub(crate) struct Report {
     pub ok: bool,
     pub checks: Vec<Check>,
 }
@@ -74,7 +74,7 @@ impl Report {
     }
 
     /// The report for a person.
-    pub fn render_human(&self) -> String {
+    pub(crate) fn render_human(&self) -> String {
         let width = self.checks.iter().map(|c| c.name.len()).max().unwrap_or(0);
         let mut out = String::new();
         for c in &self.checks {
@@ -112,14 +112,14 @@ impl Report {
 }
 
 /// What the checks look at.
-pub struct Input {
+pub(crate) struct Input {
     pub config: Option<PathBuf>,
     pub env: BTreeMap<String, String>,
     pub timeout: Duration,
 }
 
 /// Runs every check.
-pub async fn run(input: &Input) -> Report {
+pub(crate) async fn run(input: &Input) -> Report {
     let env = &input.env;
     let mut checks = vec![git(), aider(env).await];
 
@@ -258,7 +258,7 @@ fn read_playbooks(s: &Settings) -> Vec<(String, Playbook)> {
 
 /// A model a playbook names, and the endpoint and context window it asks for.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
-pub struct NamedModel {
+pub(crate) struct NamedModel {
     pub model: String,
     /// A literal `api_base`, if the playbook gives one.
     pub api_base: Option<String>,
@@ -267,7 +267,7 @@ pub struct NamedModel {
 
 /// The models the playbooks' aider steps use: literal ones, and those of retry attempts
 /// when the step's model reads `attempt.model`.
-pub fn named_models(playbooks: &[(String, Playbook)]) -> Vec<NamedModel> {
+pub(crate) fn named_models(playbooks: &[(String, Playbook)]) -> Vec<NamedModel> {
     let mut out = BTreeSet::new();
     for (_, pb) in playbooks {
         walk(&pb.steps, &[], &mut out);

@@ -6,23 +6,23 @@
 //! worktree (`adapters::git`) and reports to GitHub (`adapters::github`). `triggers` start
 //! runs (locally or from SQS) and `cli` is the command line.
 
-pub mod adapters;
+pub(crate) mod adapters;
 pub mod cli;
 pub mod config;
-pub mod diagnostic;
-pub mod doctor;
+pub(crate) mod diagnostic;
+pub(crate) mod doctor;
 pub mod engine;
-pub mod error;
-pub mod eval;
+pub(crate) mod error;
+pub(crate) mod eval;
 pub mod history;
-pub mod mask;
+pub(crate) mod mask;
 pub mod playbook;
 pub mod process;
-pub mod schema;
+pub(crate) mod schema;
 pub mod source;
-pub mod status;
+pub(crate) mod status;
 pub mod steps;
 pub mod task;
-pub mod template;
-pub mod text;
-pub mod triggers;
+pub(crate) mod template;
+pub(crate) mod text;
+pub(crate) mod triggers;

@@ -7,9 +7,9 @@
 use std::collections::BTreeMap;
 
 /// What a masked value is replaced with.
-pub const MASK: &str = "***";
+pub(crate) const MASK: &str = "***";
 /// Values shorter than this are not masked: they would blank out ordinary text.
-pub const MIN_SECRET_LEN: usize = 4;
+pub(crate) const MIN_SECRET_LEN: usize = 4;
 
 /// Names of worker variables that are credentials whatever the playbook says.
 const ALWAYS_SECRET: [&str; 4] = [
@@ -133,7 +133,7 @@ fn complete_prefix(bytes: &[u8]) -> usize {
 
 /// Whether a variable is one of the worker's own credentials, which never reach a child
 /// process, even when a playbook lists it as a secret (product spec §7).
-pub fn is_worker_credential(name: &str) -> bool {
+pub(crate) fn is_worker_credential(name: &str) -> bool {
     matches!(
         name,
         "GITHUB_TOKEN" | "GH_TOKEN" | "CODINGWORKER_STATUS_TOKEN"
@@ -141,7 +141,7 @@ pub fn is_worker_credential(name: &str) -> bool {
 }
 
 /// Whether a variable name is a credential's.
-pub fn is_secret_name(name: &str) -> bool {
+pub(crate) fn is_secret_name(name: &str) -> bool {
     let upper = name.to_ascii_uppercase();
     ALWAYS_SECRET.contains(&upper.as_str()) || SECRET_NAME_PARTS.iter().any(|p| upper.contains(p))
 }

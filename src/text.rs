@@ -2,7 +2,7 @@
 
 /// Text safe to print on a terminal: control characters (escape sequences above all) are
 /// shown escaped, tabs kept.
-pub fn printable(s: &str) -> String {
+pub(crate) fn printable(s: &str) -> String {
     s.chars()
         .map(|c| {
             if c.is_control() && c != '\t' {
@@ -17,7 +17,7 @@ pub fn printable(s: &str) -> String {
 /// Multi-line text safe to print on a terminal: like [`printable`], but line breaks and tabs
 /// are kept. A carriage return (which would let a line overwrite what came before it) and
 /// every escape sequence are shown escaped.
-pub fn printable_lines(s: &str) -> std::borrow::Cow<'_, str> {
+pub(crate) fn printable_lines(s: &str) -> std::borrow::Cow<'_, str> {
     if !s.chars().any(|c| c.is_control() && c != '\n' && c != '\t') {
         return std::borrow::Cow::Borrowed(s);
     }
@@ -36,7 +36,7 @@ pub fn printable_lines(s: &str) -> std::borrow::Cow<'_, str> {
 
 /// Text for standard output: made printable ([`printable_lines`]) when that is a terminal,
 /// as it is when it goes to a file or a pipe (where it may be read back byte for byte).
-pub fn for_stdout(s: &str) -> std::borrow::Cow<'_, str> {
+pub(crate) fn for_stdout(s: &str) -> std::borrow::Cow<'_, str> {
     use std::io::IsTerminal;
     if std::io::stdout().is_terminal() {
         printable_lines(s)
@@ -47,7 +47,7 @@ pub fn for_stdout(s: &str) -> std::borrow::Cow<'_, str> {
 
 /// A table with columns aligned on the widest cell (in characters), two spaces apart; the
 /// last column is not padded and no line ends in spaces.
-pub fn table<const N: usize>(head: &[&str; N], rows: &[[String; N]]) -> String {
+pub(crate) fn table<const N: usize>(head: &[&str; N], rows: &[[String; N]]) -> String {
     let mut width = head.map(|h| h.chars().count());
     for row in rows {
         for (w, cell) in width.iter_mut().zip(row) {

@@ -14,7 +14,7 @@ const MAX_LINKS: usize = 40;
 
 /// Where `path` leads, symlinks followed whether or not their targets exist; `None` when it
 /// cannot be told (a loop, too many links, an unreadable link).
-pub fn resolve(path: &Path) -> Option<PathBuf> {
+pub(crate) fn resolve(path: &Path) -> Option<PathBuf> {
     let start = if path.is_absolute() {
         PathBuf::new()
     } else {
@@ -69,7 +69,7 @@ pub fn resolve(path: &Path) -> Option<PathBuf> {
 
 /// `dir/rel` if it leads inside `root` once every symlink on the way is followed, whether the
 /// final target exists or not; otherwise why not.
-pub fn inside(root: &Path, dir: &Path, rel: &str) -> Result<PathBuf, &'static str> {
+pub(crate) fn inside(root: &Path, dir: &Path, rel: &str) -> Result<PathBuf, &'static str> {
     let root = root
         .canonicalize()
         .map_err(|_| "cannot be checked: the checkout cannot be resolved")?;

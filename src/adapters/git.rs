@@ -30,7 +30,7 @@ fn context(what: &str) -> impl FnOnce(git2::Error) -> GitError + '_ {
 }
 
 /// The repository a local run starts from.
-pub struct SourceRepo {
+pub(crate) struct SourceRepo {
     pub repo: Repository,
     /// The repository's working directory (for messages).
     pub root: PathBuf,
@@ -38,7 +38,7 @@ pub struct SourceRepo {
 
 impl SourceRepo {
     /// Finds the repository at or above `dir`.
-    pub fn discover(dir: &Path) -> Result<Self, GitError> {
+    pub(crate) fn discover(dir: &Path) -> Result<Self, GitError> {
         let repo = Repository::discover(dir)
             .map_err(|_| GitError(format!("{} is not inside a git repository", dir.display())))?;
         if repo.is_bare() {
@@ -57,12 +57,12 @@ impl SourceRepo {
     }
 
     /// Whether a local branch of this name exists.
-    pub fn has_branch(&self, branch: &str) -> bool {
+    pub(crate) fn has_branch(&self, branch: &str) -> bool {
         self.repo.find_branch(branch, BranchType::Local).is_ok()
     }
 
     /// The commit HEAD points at.
-    pub fn head_commit(&self) -> Result<Oid, GitError> {
+    pub(crate) fn head_commit(&self) -> Result<Oid, GitError> {
         let head = self.repo.head().map_err(|_| {
             GitError(format!(
                 "{} has no commits yet; commit something first",
@@ -79,7 +79,7 @@ impl SourceRepo {
     /// An existing branch is an error unless `force`, which starts it again from HEAD and
     /// removes a worktree of an earlier run that still has it checked out (only one under
     /// `ours`, the directory of our worktrees).
-    pub fn add_worktree(
+    pub(crate) fn add_worktree(
         &self,
         branch: &str,
         path: &Path,
@@ -151,7 +151,7 @@ impl SourceRepo {
     }
 
     /// Removes a run's worktree and branch, for a run that could not start.
-    pub fn remove_run(&self, branch: &str, ours: &Path) {
+    pub(crate) fn remove_run(&self, branch: &str, ours: &Path) {
         let _ = self.remove_worktrees_of(branch, ours);
         if let Ok(mut b) = self.repo.find_branch(branch, BranchType::Local) {
             let _ = b.delete();
@@ -383,7 +383,7 @@ fn signature(repo: &Repository) -> Signature<'static> {
 }
 
 /// Name and e-mail used when the repository has no identity configured.
-pub const IDENTITY: (&str, &str) = ("codingworker", "codingworker@localhost");
+pub(crate) const IDENTITY: (&str, &str) = ("codingworker", "codingworker@localhost");
 
 /// A remote repository: where the worker fetches from and `pr_open` pushes the run branch.
 #[derive(Clone)]
@@ -563,13 +563,13 @@ impl Remote {
 /// repository configuration a step could have written (a proxy, TLS settings, URL rewrites;
 /// in the checkout, or in the mirror a worker's worktree shares its configuration with)
 /// applies. Removed when dropped.
-pub struct CleanRoom {
+pub(crate) struct CleanRoom {
     pub dir: PathBuf,
 }
 
 impl CleanRoom {
     /// Creates it at `at` (replacing whatever is there) for the repository of `checkout`.
-    pub fn for_checkout(checkout: &Path, at: &Path) -> Result<CleanRoom, GitError> {
+    pub(crate) fn for_checkout(checkout: &Path, at: &Path) -> Result<CleanRoom, GitError> {
         let repo = Repository::open(checkout).map_err(context("failed to open the checkout"))?;
         let objects = repo.commondir().join("objects");
         let _ = std::fs::remove_dir_all(at);
@@ -593,7 +593,7 @@ impl Drop for CleanRoom {
 }
 
 /// The commit `ls-remote` output names for `refs/heads/BRANCH`, if any.
-pub fn parse_ls_remote(output: &str, branch: &str) -> Option<String> {
+pub(crate) fn parse_ls_remote(output: &str, branch: &str) -> Option<String> {
     let refname = format!("refs/heads/{branch}");
     output.lines().find_map(|l| {
         l.split_once('\t')

@@ -95,7 +95,7 @@ pub trait GitHub: Send + Sync {
 
 /// When and how often to retry a call GitHub could not serve.
 #[derive(Debug, Clone)]
-pub struct RetryPolicy {
+pub(crate) struct RetryPolicy {
     /// Retries after the first try.
     pub retries: u32,
     /// The first backoff; it doubles with every retry (with jitter).
@@ -117,7 +117,7 @@ impl Default for RetryPolicy {
 
 impl RetryPolicy {
     /// The default, with the first backoff from `CODINGWORKER_GITHUB_BACKOFF` (e.g. `2s`).
-    pub fn from_env(env: &std::collections::BTreeMap<String, String>) -> Self {
+    pub(crate) fn from_env(env: &std::collections::BTreeMap<String, String>) -> Self {
         let mut p = Self::default();
         if let Some(base) = env
             .get("CODINGWORKER_GITHUB_BACKOFF")
@@ -173,7 +173,7 @@ impl RetryPolicy {
 /// Posts `body` on the issue unless a comment carrying `marker` is there already (posted by
 /// an earlier delivery of the same task). Returns the comment's URL and whether it was
 /// posted now.
-pub async fn comment_once(
+pub(crate) async fn comment_once(
     github: &dyn GitHub,
     repo: &str,
     issue: u64,
@@ -187,14 +187,14 @@ pub async fn comment_once(
 }
 
 /// The real thing, through octocrab's HTTP client.
-pub struct OctocrabGitHub {
+pub(crate) struct OctocrabGitHub {
     client: Octocrab,
     policy: RetryPolicy,
 }
 
 impl OctocrabGitHub {
     /// A client for `api_url` (e.g. `https://api.github.com`) authenticated with `token`.
-    pub fn new(token: &str, api_url: &str) -> Result<Self, GitHubError> {
+    pub(crate) fn new(token: &str, api_url: &str) -> Result<Self, GitHubError> {
         let client = Octocrab::builder()
             .personal_token(token.to_owned())
             .base_uri(api_url)
@@ -213,7 +213,7 @@ impl OctocrabGitHub {
     }
 
     /// The same client with another retry policy.
-    pub fn with_policy(mut self, policy: RetryPolicy) -> Self {
+    pub(crate) fn with_policy(mut self, policy: RetryPolicy) -> Self {
         self.policy = policy;
         self
     }

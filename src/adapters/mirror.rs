@@ -17,7 +17,7 @@ use crate::process::{self, Ending, Supervision};
 
 /// A bare mirror of one repository.
 #[derive(Debug, Clone)]
-pub struct Mirror {
+pub(crate) struct Mirror {
     pub dir: PathBuf,
 }
 
@@ -30,7 +30,7 @@ const USED_MARKER: &str = "codingworker-used";
 
 impl Mirror {
     /// The mirror of `owner/name` under `cache` (names are case-insensitive on GitHub).
-    pub fn for_repo(cache: &Path, full_name: &str) -> Mirror {
+    pub(crate) fn for_repo(cache: &Path, full_name: &str) -> Mirror {
         let (owner, name) = full_name.split_once('/').unwrap_or(("_", full_name));
         Mirror {
             dir: cache
@@ -51,7 +51,7 @@ impl Mirror {
 
     /// Creates the mirror if needed and fetches `branch` from `remote`; returns the commit
     /// the branch points at.
-    pub async fn update(
+    pub(crate) async fn update(
         &self,
         remote: &Remote,
         branch: &str,
@@ -94,7 +94,7 @@ impl Mirror {
     }
 
     /// The commit the fetched `branch` points at.
-    pub fn tip(&self, branch: &str) -> Result<Oid, GitError> {
+    pub(crate) fn tip(&self, branch: &str) -> Result<Oid, GitError> {
         let repo = self.open()?;
         let reference = repo
             .find_reference(&format!("refs/remotes/origin/{branch}"))
@@ -106,7 +106,7 @@ impl Mirror {
     }
 
     /// The text of `path` in `commit`, if the file exists there (and is UTF-8).
-    pub fn read_file(&self, commit: Oid, path: &str) -> Result<Option<String>, GitError> {
+    pub(crate) fn read_file(&self, commit: Oid, path: &str) -> Result<Option<String>, GitError> {
         let repo = self.open()?;
         let tree = repo.find_commit(commit)?.tree()?;
         let Ok(entry) = tree.get_path(Path::new(path)) else {
@@ -121,7 +121,7 @@ impl Mirror {
     /// Creates (or restarts) `branch` at `commit` and a worktree for it at `path`, named
     /// `name`. A worktree an earlier, interrupted run left on the branch is removed first:
     /// everything in the mirror is ours.
-    pub fn add_worktree(
+    pub(crate) fn add_worktree(
         &self,
         branch: &str,
         commit: Oid,
@@ -150,7 +150,7 @@ impl Mirror {
     }
 
     /// Removes the run's worktree `name` (files and git's records) and its branch.
-    pub fn remove_run(&self, name: &str, branch: &str) {
+    pub(crate) fn remove_run(&self, name: &str, branch: &str) {
         let Ok(repo) = self.open() else { return };
         self.remove_worktrees(&repo, |w| w.name == name);
         if let Ok(mut b) = repo.find_branch(branch, BranchType::Local) {
@@ -160,7 +160,7 @@ impl Mirror {
 
     /// Removes every worktree of the mirror, broken ones included (left by a worker that
     /// was killed; only when no task runs).
-    pub fn remove_all_worktrees(&self) {
+    pub(crate) fn remove_all_worktrees(&self) {
         if let Ok(repo) = self.open() {
             self.remove_worktrees(&repo, |_| true);
         }
@@ -203,7 +203,7 @@ struct WorktreeInfo {
 
 /// Deletes the least recently used mirrors under `cache` beyond `keep`, except those in
 /// `busy`. Returns the directories removed.
-pub fn prune_cache(cache: &Path, keep: usize, busy: &[PathBuf]) -> Vec<PathBuf> {
+pub(crate) fn prune_cache(cache: &Path, keep: usize, busy: &[PathBuf]) -> Vec<PathBuf> {
     let mut mirrors: Vec<(std::time::SystemTime, PathBuf)> = Vec::new();
     let Ok(owners) = std::fs::read_dir(cache) else {
         return Vec::new();

@@ -1,9 +1,9 @@
 //! The outside world codingworker talks to: the checkout's file system, git, GitHub, the
 //! Ollama server, the SQS queue.
 
-pub mod fs;
-pub mod git;
-pub mod github;
-pub mod mirror;
-pub mod ollama;
-pub mod sqs;
+pub(crate) mod fs;
+pub(crate) mod git;
+pub(crate) mod github;
+pub(crate) mod mirror;
+pub(crate) mod ollama;
+pub(crate) mod sqs;

@@ -7,11 +7,11 @@ use std::time::Duration;
 use serde::Deserialize;
 
 /// Where Ollama listens when nothing says otherwise.
-pub const DEFAULT_API_BASE: &str = "http://127.0.0.1:11434";
+pub(crate) const DEFAULT_API_BASE: &str = "http://127.0.0.1:11434";
 
 /// Why a model cannot be used.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum ProbeError {
+pub(crate) enum ProbeError {
     #[error("Ollama endpoint {base} unreachable: {reason}")]
     Unreachable { base: String, reason: String },
     #[error("Ollama endpoint {base} answered {status} to /api/tags")]
@@ -44,17 +44,17 @@ struct Tag {
 }
 
 /// Whether `model` (as litellm names it: `ollama_chat/NAME`, `ollama/NAME`) goes to Ollama.
-pub fn is_ollama_model(model: &str) -> bool {
+pub(crate) fn is_ollama_model(model: &str) -> bool {
     model.starts_with("ollama/") || model.starts_with("ollama_chat/")
 }
 
 /// The model's name as Ollama knows it.
-pub fn ollama_name(model: &str) -> &str {
+pub(crate) fn ollama_name(model: &str) -> &str {
     model.split_once('/').map_or(model, |(_, n)| n)
 }
 
 /// Checks that `base` answers and lists `model`.
-pub async fn probe(base: &str, model: &str, timeout: Duration) -> Result<(), ProbeError> {
+pub(crate) async fn probe(base: &str, model: &str, timeout: Duration) -> Result<(), ProbeError> {
     let name = ollama_name(model);
     let url = format!("{}/api/tags", base.trim_end_matches('/'));
     let unreachable = |reason: String| ProbeError::Unreachable {
@@ -108,7 +108,7 @@ fn client(timeout: Duration) -> Option<reqwest::Client> {
 
 /// The context window a model was trained for (`/api/show`'s `*.context_length`), if the
 /// server says.
-pub async fn context_length(base: &str, model: &str, timeout: Duration) -> Option<u64> {
+pub(crate) async fn context_length(base: &str, model: &str, timeout: Duration) -> Option<u64> {
     let url = format!("{}/api/show", base.trim_end_matches('/'));
     let resp = client(timeout)?
         .post(&url)
@@ -125,7 +125,7 @@ pub async fn context_length(base: &str, model: &str, timeout: Duration) -> Optio
 }
 
 /// The models loaded in memory now and their size in bytes (`/api/ps`).
-pub async fn loaded(base: &str, timeout: Duration) -> Vec<(String, u64)> {
+pub(crate) async fn loaded(base: &str, timeout: Duration) -> Vec<(String, u64)> {
     let url = format!("{}/api/ps", base.trim_end_matches('/'));
     let Some(client) = client(timeout) else {
         return Vec::new();

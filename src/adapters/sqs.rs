@@ -10,7 +10,7 @@ use aws_sdk_sqs::types::{MessageSystemAttributeName, QueueAttributeName};
 
 /// A received message, as the worker needs it.
 #[derive(Debug, Clone)]
-pub struct Received {
+pub(crate) struct Received {
     pub message_id: String,
     pub receipt: String,
     pub body: String,
@@ -21,7 +21,7 @@ pub struct Received {
 /// An SQS call that failed, in a sentence.
 #[derive(Debug, Clone, thiserror::Error)]
 #[error("{0}")]
-pub struct QueueError(pub String);
+pub(crate) struct QueueError(pub String);
 
 /// The error SQS gave (`Code: message`), or what kept the request from it.
 fn err<E, R>(what: &str) -> impl FnOnce(SdkError<E, R>) -> QueueError + '_
@@ -41,7 +41,7 @@ where
 
 /// What the worker checks about its queue when it starts.
 #[derive(Debug, Clone)]
-pub struct QueueInfo {
+pub(crate) struct QueueInfo {
     pub visible: u64,
     pub in_flight: u64,
     /// `maxReceiveCount` of the redrive policy, if the queue has one.
@@ -52,14 +52,14 @@ pub struct QueueInfo {
 
 /// One queue.
 #[derive(Clone)]
-pub struct Queue {
+pub(crate) struct Queue {
     client: Client,
     pub url: String,
 }
 
 impl Queue {
     /// A client from the standard AWS configuration chain.
-    pub async fn connect(url: &str) -> Queue {
+    pub(crate) async fn connect(url: &str) -> Queue {
         let config = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
         Queue {
             client: Client::new(&config),
@@ -69,7 +69,7 @@ impl Queue {
 
     /// One long poll: waits up to `wait` for at most `max` messages (1 to 10), hiding them
     /// for `visibility`.
-    pub async fn receive(
+    pub(crate) async fn receive(
         &self,
         max: usize,
         wait: Duration,
@@ -107,7 +107,7 @@ impl Queue {
     }
 
     /// The queue's depth and redrive policy (also proves the queue exists and can be read).
-    pub async fn info(&self) -> Result<QueueInfo, QueueError> {
+    pub(crate) async fn info(&self) -> Result<QueueInfo, QueueError> {
         let out = self
             .client
             .get_queue_attributes()
@@ -150,7 +150,7 @@ impl Queue {
     }
 
     /// How many messages wait in the queue named by an ARN (the dead-letter queue).
-    pub async fn depth_of(&self, arn: &str) -> Result<u64, QueueError> {
+    pub(crate) async fn depth_of(&self, arn: &str) -> Result<u64, QueueError> {
         // arn:aws:sqs:REGION:ACCOUNT:NAME
         let parts: Vec<&str> = arn.split(':').collect();
         let [_, _, "sqs", _, account, name] = parts[..] else {
@@ -185,7 +185,7 @@ impl Queue {
     /// touching a message: with a receipt handle that names none, SQS answers
     /// `ReceiptHandleIsInvalid` when the call is allowed and `AccessDenied` when not.
     /// Returns the actions that were denied.
-    pub async fn denied_actions(&self) -> Result<Vec<&'static str>, QueueError> {
+    pub(crate) async fn denied_actions(&self) -> Result<Vec<&'static str>, QueueError> {
         const NONE: &str = "codingworker-doctor-no-such-receipt";
         let mut denied = Vec::new();
         let visibility = self
@@ -219,7 +219,7 @@ impl Queue {
     }
 
     /// Deletes a message: its task reached a final result.
-    pub async fn delete(&self, receipt: &str) -> Result<(), QueueError> {
+    pub(crate) async fn delete(&self, receipt: &str) -> Result<(), QueueError> {
         self.client
             .delete_message()
             .queue_url(&self.url)
@@ -232,7 +232,7 @@ impl Queue {
 
     /// Hides a message for `visibility` from now (the heartbeat), or hands it back at once
     /// (`Duration::ZERO`).
-    pub async fn set_visibility(
+    pub(crate) async fn set_visibility(
         &self,
         receipt: &str,
         visibility: Duration,
@@ -249,7 +249,7 @@ impl Queue {
     }
 
     /// Sends a message; returns its id.
-    pub async fn send(&self, body: &str) -> Result<String, QueueError> {
+    pub(crate) async fn send(&self, body: &str) -> Result<String, QueueError> {
         self.client
             .send_message()
             .queue_url(&self.url)

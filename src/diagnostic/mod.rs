@@ -7,8 +7,8 @@
 mod render;
 mod suggest;
 
-pub use render::{render_file_json, render_human};
-pub use suggest::{did_you_mean, suggest};
+pub(crate) use render::{render_file_json, render_human};
+pub(crate) use suggest::{did_you_mean, suggest};
 
 use serde::Serialize;
 
@@ -98,7 +98,7 @@ impl Diagnostic {
 }
 
 /// Sorts diagnostics by position (those without a position first) and drops exact repeats.
-pub fn sort_and_dedup(diags: &mut Vec<Diagnostic>) {
+pub(crate) fn sort_and_dedup(diags: &mut Vec<Diagnostic>) {
     diags.sort_by_key(|d| {
         (
             d.span.map(|s| (s.line, s.column)),

@@ -16,7 +16,7 @@ use crate::source::SourceFile;
 ///  5 |     comand: echo hi
 ///    |     ^^^^^^ did you mean `command`?
 /// ```
-pub fn render_human(source: &SourceFile, diags: &[Diagnostic]) -> String {
+pub(crate) fn render_human(source: &SourceFile, diags: &[Diagnostic]) -> String {
     let mut out = String::new();
     for d in diags {
         render_one(&mut out, source, d);
@@ -137,7 +137,7 @@ impl Excerpt {
 }
 
 /// The JSON form of one file's result, as `validate --format json` prints it.
-pub fn render_file_json(file: &str, diags: &[Diagnostic]) -> serde_json::Value {
+pub(crate) fn render_file_json(file: &str, diags: &[Diagnostic]) -> serde_json::Value {
     json!({
         "file": file,
         "valid": !diags.iter().any(Diagnostic::is_error),

@@ -1,7 +1,7 @@
 //! "Did you mean …?" for misspelt keys and names.
 
 /// The candidate closest to `name`, if it is close enough to be a likely typo.
-pub fn suggest<'a, I>(name: &str, candidates: I) -> Option<&'a str>
+pub(crate) fn suggest<'a, I>(name: &str, candidates: I) -> Option<&'a str>
 where
     I: IntoIterator<Item = &'a str>,
 {
@@ -22,7 +22,7 @@ where
 }
 
 /// The suggestion as a sentence fragment: "did you mean `x`?".
-pub fn did_you_mean<'a, I>(name: &str, candidates: I) -> Option<String>
+pub(crate) fn did_you_mean<'a, I>(name: &str, candidates: I) -> Option<String>
 where
     I: IntoIterator<Item = &'a str>,
 {

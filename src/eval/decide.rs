@@ -8,7 +8,7 @@ use super::Trial;
 
 /// What a model must do on this machine.
 #[derive(Debug, Clone, Serialize)]
-pub struct Criteria {
+pub(crate) struct Criteria {
     /// Every agent call answers within this.
     pub max_response_s: f64,
     /// The agent's process tree plus the model in Ollama's memory stay under this.
@@ -18,7 +18,7 @@ pub struct Criteria {
 }
 
 impl Criteria {
-    pub fn new(max_response: Duration, max_memory_mib: u64, min_solved: f64) -> Self {
+    pub(crate) fn new(max_response: Duration, max_memory_mib: u64, min_solved: f64) -> Self {
         Self {
             max_response_s: max_response.as_secs_f64(),
             max_memory_mib,
@@ -29,7 +29,7 @@ impl Criteria {
 
 /// One model's results against the criteria.
 #[derive(Debug, Clone, Serialize)]
-pub struct ModelSummary {
+pub(crate) struct ModelSummary {
     pub model: String,
     pub solved: usize,
     pub trials: usize,
@@ -45,7 +45,7 @@ pub struct ModelSummary {
 }
 
 impl ModelSummary {
-    pub fn passes(&self) -> bool {
+    pub(crate) fn passes(&self) -> bool {
         self.meets_time && self.meets_memory && self.meets_solved
     }
 }
@@ -53,7 +53,7 @@ impl ModelSummary {
 /// The answer of Phase 0.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "kebab-case")]
-pub enum Decision {
+pub(crate) enum Decision {
     /// The first model meets every criterion.
     Go,
     /// The first does not, others do: use them, in this order.
@@ -65,7 +65,7 @@ pub enum Decision {
 }
 
 impl Decision {
-    pub fn as_str(self) -> &'static str {
+    pub(crate) fn as_str(self) -> &'static str {
         match self {
             Decision::Go => "Go",
             Decision::Fallback => "Fallback",
@@ -77,14 +77,14 @@ impl Decision {
 
 /// The decision, why, and the fallback order it suggests (models that pass, best first).
 #[derive(Debug, Clone, Serialize)]
-pub struct Verdict {
+pub(crate) struct Verdict {
     pub decision: Decision,
     pub reason: String,
     pub order: Vec<String>,
 }
 
 /// Summarises the trials per model, in the order the models were given.
-pub fn summarize(trials: &[Trial], models: &[String], c: &Criteria) -> Vec<ModelSummary> {
+pub(crate) fn summarize(trials: &[Trial], models: &[String], c: &Criteria) -> Vec<ModelSummary> {
     models
         .iter()
         .map(|m| {
@@ -134,7 +134,7 @@ pub fn summarize(trials: &[Trial], models: &[String], c: &Criteria) -> Vec<Model
 }
 
 /// Go, Fallback, Pivot or No-Go, by the user's plan.
-pub fn decide(summaries: &[ModelSummary], c: &Criteria) -> Verdict {
+pub(crate) fn decide(summaries: &[ModelSummary], c: &Criteria) -> Verdict {
     let mut passing: Vec<&ModelSummary> = summaries.iter().filter(|s| s.passes()).collect();
     passing.sort_by(|a, b| {
         b.solve_rate

@@ -13,7 +13,7 @@
 mod decide;
 mod measure;
 mod report;
-pub mod tasks;
+pub(crate) mod tasks;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -21,9 +21,9 @@ use std::time::{Duration, Instant};
 
 use serde::Serialize;
 
-pub use decide::{Criteria, Decision, ModelSummary, Verdict, decide, summarize};
-pub use report::{render_markdown, render_table};
-pub use tasks::{EvalTask, load_tasks};
+pub(crate) use decide::{Criteria, Decision, ModelSummary, Verdict, decide, summarize};
+pub(crate) use report::{render_markdown, render_table};
+pub(crate) use tasks::{EvalTask, load_tasks};
 
 use crate::adapters::ollama;
 use crate::engine::prepare::Prepared;
@@ -40,7 +40,7 @@ const TIMED_OUT: &str = "no answer within";
 
 /// One agent call on one task.
 #[derive(Debug, Clone, Serialize)]
-pub struct Trial {
+pub(crate) struct Trial {
     pub model: String,
     pub task: String,
     pub repeat: u32,
@@ -60,16 +60,15 @@ pub struct Trial {
 }
 
 /// The agent step of a playbook: where it sits and what it is.
-pub struct AgentStep<'a> {
+pub(crate) struct AgentStep<'a> {
     pub pointer: String,
-    pub step: &'a Step,
     pub spec: &'a AiderSpec,
     /// The attempts of the retry around it (their keys), if any.
     pub attempts: Vec<BTreeMap<String, serde_json::Value>>,
 }
 
 /// The first `aider` step, depth first.
-pub fn agent_step(steps: &[Step]) -> Option<AgentStep<'_>> {
+pub(crate) fn agent_step(steps: &[Step]) -> Option<AgentStep<'_>> {
     fn find<'a>(
         steps: &'a [Step],
         parent: Option<&str>,
@@ -84,7 +83,6 @@ pub fn agent_step(steps: &[Step]) -> Option<AgentStep<'_>> {
                 StepKind::Aider(spec) => {
                     return Some(AgentStep {
                         pointer,
-                        step,
                         spec,
                         attempts: attempts.to_vec(),
                     });
@@ -104,7 +102,7 @@ pub fn agent_step(steps: &[Step]) -> Option<AgentStep<'_>> {
 }
 
 /// What a run of `eval` needs.
-pub struct Plan<'a> {
+pub(crate) struct Plan<'a> {
     pub prepared: &'a Prepared,
     pub models: Vec<String>,
     pub tasks: Vec<EvalTask>,
@@ -118,7 +116,7 @@ pub struct Plan<'a> {
 }
 
 /// Runs every model on every task `repeat` times, in that order.
-pub async fn run(plan: &Plan<'_>) -> Result<Vec<Trial>, String> {
+pub(crate) async fn run(plan: &Plan<'_>) -> Result<Vec<Trial>, String> {
     let agent = agent_step(&plan.prepared.playbook.steps)
         .ok_or("the playbook has no aider step to evaluate")?;
     let mut trials = Vec::new();

@@ -28,7 +28,7 @@ fn verdict_of(s: &ModelSummary) -> String {
 }
 
 /// The table and the decision, as the terminal shows them.
-pub fn render_table(summaries: &[ModelSummary], verdict: &Verdict) -> String {
+pub(crate) fn render_table(summaries: &[ModelSummary], verdict: &Verdict) -> String {
     let rows: Vec<[String; 6]> = summaries
         .iter()
         .map(|s| {
@@ -60,7 +60,7 @@ pub fn render_table(summaries: &[ModelSummary], verdict: &Verdict) -> String {
 }
 
 /// `eval.md`.
-pub fn render_markdown(
+pub(crate) fn render_markdown(
     playbook: &str,
     criteria: &Criteria,
     summaries: &[ModelSummary],

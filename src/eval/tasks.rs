@@ -11,7 +11,7 @@ use crate::task::Task;
 
 /// One sample task.
 #[derive(Debug, Clone)]
-pub struct EvalTask {
+pub(crate) struct EvalTask {
     pub name: String,
     pub dir: PathBuf,
     pub issue: Task,
@@ -83,7 +83,7 @@ const BUILTIN: &[(&str, &str)] = &[
 ];
 
 /// Writes the built-in sample tasks under `dir` and returns it.
-pub fn write_builtin(dir: &Path) -> Result<PathBuf, String> {
+pub(crate) fn write_builtin(dir: &Path) -> Result<PathBuf, String> {
     let _ = std::fs::remove_dir_all(dir);
     for (path, text) in BUILTIN {
         let p = dir.join(path);
@@ -97,7 +97,7 @@ pub fn write_builtin(dir: &Path) -> Result<PathBuf, String> {
 }
 
 /// Every task directory under `dir`, by name.
-pub fn load_tasks(dir: &Path) -> Result<Vec<EvalTask>, String> {
+pub(crate) fn load_tasks(dir: &Path) -> Result<Vec<EvalTask>, String> {
     let entries =
         std::fs::read_dir(dir).map_err(|e| format!("failed to read {}: {e}", dir.display()))?;
     let mut tasks = Vec::new();
@@ -137,7 +137,7 @@ pub fn load_tasks(dir: &Path) -> Result<Vec<EvalTask>, String> {
 }
 
 /// A new git repository at `to` with the files of `from`, committed.
-pub fn fresh_repo(from: &Path, to: &Path) -> Result<(), String> {
+pub(crate) fn fresh_repo(from: &Path, to: &Path) -> Result<(), String> {
     let _ = std::fs::remove_dir_all(to);
     copy_dir(from, to).map_err(|e| format!("failed to copy {}: {e}", from.display()))?;
     git2::Repository::init(to).map_err(|e| e.message().to_owned())?;
@@ -162,7 +162,7 @@ fn copy_dir(from: &Path, to: &Path) -> std::io::Result<()> {
 }
 
 /// Runs the task's hidden check in `repo`: whether it passed.
-pub async fn check(
+pub(crate) async fn check(
     task: &EvalTask,
     repo: &Path,
     parent: &BTreeMap<String, String>,

@@ -15,13 +15,13 @@ use crate::playbook::types::{DURATION_FORMAT, parse_duration};
 use crate::source::yaml::{Document, pointer_push};
 
 /// A compiled schema, ready to check documents.
-pub struct SchemaChecker {
+pub(crate) struct SchemaChecker {
     schema: Value,
     validator: Validator,
 }
 
 impl SchemaChecker {
-    pub fn new(schema: Value) -> Self {
+    pub(crate) fn new(schema: Value) -> Self {
         let validator = jsonschema::options()
             .should_validate_formats(true)
             .with_format(DURATION_FORMAT, |s| parse_duration(s).is_ok())
@@ -31,7 +31,7 @@ impl SchemaChecker {
     }
 
     /// Every violation of the schema in `doc`, as diagnostics.
-    pub fn check(&self, doc: &Document) -> Vec<Diagnostic> {
+    pub(crate) fn check(&self, doc: &Document) -> Vec<Diagnostic> {
         let mut out = Vec::new();
         for err in self.validator.iter_errors(&doc.value) {
             self.describe(doc, &err, &mut out);
@@ -217,7 +217,7 @@ fn place(root: &Value, pointer: &str) -> String {
 }
 
 /// " at `steps[1].timeout`" for a non-root pointer.
-pub fn at_path(pointer: &str) -> String {
+pub(crate) fn at_path(pointer: &str) -> String {
     if pointer.is_empty() {
         String::new()
     } else {
@@ -226,7 +226,7 @@ pub fn at_path(pointer: &str) -> String {
 }
 
 /// `/steps/1/timeout` as `steps[1].timeout`.
-pub fn display_path(pointer: &str) -> String {
+pub(crate) fn display_path(pointer: &str) -> String {
     let mut out = String::new();
     for token in pointer.split('/').skip(1) {
         let token = token.replace("~1", "/").replace("~0", "~");

@@ -5,14 +5,14 @@
 //! `schemas/*.json` are the committed copies (a test fails when they drift), and [`check`]
 //! validates a user's YAML against one and turns the errors into positioned diagnostics.
 
-pub mod check;
+pub(crate) mod check;
 
 use schemars::generate::SchemaSettings;
 use serde_json::Value;
 
 /// The JSON Schema (draft 2020-12) of a document people write: how it deserializes, with
 /// optional keys not nullable ([`strip_null`]).
-pub fn for_input<T: schemars::JsonSchema>() -> Value {
+pub(crate) fn for_input<T: schemars::JsonSchema>() -> Value {
     let mut value = SchemaSettings::draft2020_12()
         .for_deserialize()
         .into_generator()
@@ -23,7 +23,7 @@ pub fn for_input<T: schemars::JsonSchema>() -> Value {
 }
 
 /// The JSON Schema (draft 2020-12) of a document codingworker writes: how it serializes.
-pub fn for_output<T: schemars::JsonSchema>() -> Value {
+pub(crate) fn for_output<T: schemars::JsonSchema>() -> Value {
     SchemaSettings::draft2020_12()
         .for_serialize()
         .into_generator()
@@ -32,7 +32,7 @@ pub fn for_output<T: schemars::JsonSchema>() -> Value {
 }
 
 /// A schema as the committed files hold it: pretty JSON and a final newline.
-pub fn to_text(schema: &Value) -> String {
+pub(crate) fn to_text(schema: &Value) -> String {
     let mut text = serde_json::to_string_pretty(schema).expect("a schema serializes");
     text.push('\n');
     text
@@ -41,7 +41,7 @@ pub fn to_text(schema: &Value) -> String {
 /// In files people write, an optional key is left out rather than set to null. schemars
 /// makes every `Option` nullable (`anyOf: [T, null]`), which also buries the errors inside
 /// `T` under one opaque "anyOf" error; this turns those back into plain `T`.
-pub fn strip_null(v: &mut Value) {
+pub(crate) fn strip_null(v: &mut Value) {
     match v {
         Value::Object(map) => {
             if let Some(Value::Array(alts)) = map.get("anyOf")

@@ -39,11 +39,11 @@ const TAIL_START: u64 = 16 * 1024;
 
 /// The header a write must carry (a cross-site form cannot set it; a cross-site script
 /// would need a CORS preflight, which is never granted).
-pub const WRITE_HEADER: &str = "x-codingworker";
+pub(crate) const WRITE_HEADER: &str = "x-codingworker";
 
 /// What the page shows about the worker itself.
 #[derive(Debug, Clone, Serialize)]
-pub struct WorkerInfo {
+pub(crate) struct WorkerInfo {
     pub version: &'static str,
     pub pid: u32,
     pub started_at: String,
@@ -52,7 +52,7 @@ pub struct WorkerInfo {
 }
 
 /// What the status server reads and acts on.
-pub struct Sources {
+pub(crate) struct Sources {
     pub history: Arc<Store>,
     pub cancels: Arc<Cancels>,
     pub queue: Queue,
@@ -68,7 +68,7 @@ struct AppState {
 
 /// The queue as the page shows it.
 #[derive(Debug, Clone, Serialize)]
-pub struct QueueView {
+pub(crate) struct QueueView {
     pub visible: Option<u64>,
     pub in_flight: Option<u64>,
     /// `None` when the queue has no dead-letter queue.
@@ -78,7 +78,7 @@ pub struct QueueView {
 }
 
 /// Whether the address may serve the page without a token.
-pub fn check_addr(addr: &SocketAddr, token: Option<&str>) -> Result<(), String> {
+pub(crate) fn check_addr(addr: &SocketAddr, token: Option<&str>) -> Result<(), String> {
     if token.is_some_and(|t| t.len() < 16) {
         return Err("the status token must be at least 16 characters".into());
     }
@@ -91,14 +91,14 @@ pub fn check_addr(addr: &SocketAddr, token: Option<&str>) -> Result<(), String> 
 }
 
 /// Binds the address, or says why not.
-pub async fn bind(addr: SocketAddr) -> Result<tokio::net::TcpListener, String> {
+pub(crate) async fn bind(addr: SocketAddr) -> Result<tokio::net::TcpListener, String> {
     tokio::net::TcpListener::bind(addr)
         .await
         .map_err(|e| format!("cannot serve the status page on {addr}: {e}"))
 }
 
 /// Serves the page until the process ends.
-pub async fn serve(listener: tokio::net::TcpListener, src: Sources) {
+pub(crate) async fn serve(listener: tokio::net::TcpListener, src: Sources) {
     let state = Arc::new(AppState {
         src,
         queue_cache: Mutex::new(None),

@@ -66,7 +66,7 @@ impl ContextBase {
 }
 
 /// `run.*`.
-pub fn run_value(id: &str, branch: &str, workdir: &str, summary: &str) -> Value {
+pub(crate) fn run_value(id: &str, branch: &str, workdir: &str, summary: &str) -> Value {
     Value::from(BTreeMap::from([
         ("id", Value::from(id)),
         ("branch", Value::from(branch)),
@@ -76,7 +76,7 @@ pub fn run_value(id: &str, branch: &str, workdir: &str, summary: &str) -> Value 
 }
 
 /// `attempt.*`: the 1-based number and the entry's keys (trusted, like vars).
-pub fn attempt_value(number: u32, keys: &BTreeMap<String, serde_json::Value>) -> Value {
+pub(crate) fn attempt_value(number: u32, keys: &BTreeMap<String, serde_json::Value>) -> Value {
     let mut map: BTreeMap<&str, Value> =
         keys.iter().map(|(k, v)| (k.as_str(), trusted(v))).collect();
     map.insert("number", Value::from(number));
@@ -84,7 +84,7 @@ pub fn attempt_value(number: u32, keys: &BTreeMap<String, serde_json::Value>) ->
 }
 
 /// A value written by the playbook's author: strings are marked safe (not shell-quoted).
-pub fn trusted(v: &serde_json::Value) -> Value {
+pub(crate) fn trusted(v: &serde_json::Value) -> Value {
     match v {
         serde_json::Value::String(s) => Value::from_safe_string(s.clone()),
         serde_json::Value::Array(items) => {

@@ -10,11 +10,11 @@
 //! Every render is bounded: in work (minijinja's fuel), in output size, and by the step's
 //! deadline and the run's cancellation, checked as values are written.
 
-pub mod context;
+pub(crate) mod context;
 mod quote;
-pub mod scan;
-pub mod shell;
-pub mod sites;
+pub(crate) mod scan;
+pub(crate) mod shell;
+pub(crate) mod sites;
 
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -24,35 +24,35 @@ use std::time::Instant;
 use minijinja::value::{Object, Value, ValueKind};
 use minijinja::{AutoEscape, Environment, Error, ErrorKind, State, UndefinedBehavior};
 
-pub use quote::shell_quote;
-pub use shell::ShellCommand;
-pub use sites::{Site, SiteKind};
+pub(crate) use quote::shell_quote;
+pub(crate) use shell::ShellCommand;
+pub(crate) use sites::{Site, SiteKind};
 use tokio_util::sync::CancellationToken;
 
 /// The context variable that carries "has something failed so far" to `success()` and
 /// `failure()`. Not for playbook authors.
-pub const FAILED_FLAG: &str = "__cw_failed";
+pub(crate) const FAILED_FLAG: &str = "__cw_failed";
 
 /// The names a template may read at its root.
-pub const ROOT_NAMES: [&str; 7] = [
+pub(crate) const ROOT_NAMES: [&str; 7] = [
     "issue", "repo", "vars", "secrets", "attempt", "steps", "run",
 ];
 /// The functions of the language (on top of minijinja's own globals).
-pub const FUNCTIONS: [&str; 3] = ["success", "failure", "always"];
+pub(crate) const FUNCTIONS: [&str; 3] = ["success", "failure", "always"];
 /// minijinja's built-in global functions (without `namespace`, removed: see
 /// [`Templates::environment`]).
-pub const BUILTIN_GLOBALS: [&str; 3] = ["range", "dict", "debug"];
+pub(crate) const BUILTIN_GLOBALS: [&str; 3] = ["range", "dict", "debug"];
 /// How deeply blocks may nest (`if` and `for` count one level, a macro call about ten).
-pub const RECURSION_LIMIT: usize = 30;
+pub(crate) const RECURSION_LIMIT: usize = 30;
 
 /// The work one render may do, in minijinja's fuel (about one unit per instruction; the
 /// largest template of the shipped playbooks uses a few hundred). Measured in
 /// docs/benchmarks.md: running out takes well under a second.
-pub const FUEL: u64 = 2_000_000;
+pub(crate) const FUEL: u64 = 2_000_000;
 /// The most text one render may produce, and the most its values may hold together.
-pub const MAX_OUTPUT: usize = 4 * 1024 * 1024;
+pub(crate) const MAX_OUTPUT: usize = 4 * 1024 * 1024;
 /// The most values one shell command may hold.
-pub const MAX_SHELL_VALUES: usize = 10_000;
+pub(crate) const MAX_SHELL_VALUES: usize = 10_000;
 /// The context variable that carries a render's bounds and, in shell commands, its values.
 const GUARD: &str = "__cw_render";
 

@@ -15,7 +15,7 @@ pub(super) fn is_plain(s: &str) -> bool {
 
 /// Quotes `s` so that `sh` reads it back as exactly one word with the same bytes.
 /// Words made only of characters no shell treats specially stay as they are.
-pub fn shell_quote(s: &str) -> String {
+pub(crate) fn shell_quote(s: &str) -> String {
     if is_plain(s) {
         s.to_owned()
     } else {

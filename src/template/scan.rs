@@ -10,7 +10,7 @@
 use super::SiteKind;
 
 /// The source with only its code left; same length, same byte positions.
-pub fn code_of(source: &str, kind: SiteKind) -> String {
+pub(crate) fn code_of(source: &str, kind: SiteKind) -> String {
     let bytes = source.as_bytes();
     let mut out = vec![b' '; bytes.len()];
     let mut i = 0;
@@ -82,7 +82,7 @@ pub fn code_of(source: &str, kind: SiteKind) -> String {
 /// value becomes a placeholder (see [`super::shell`]), one that writes code the author wrote
 /// (`vars.x`, `attempt.x`, `| safe`) becomes a plain word, and tags and comments vanish.
 /// Returns the text and, per placeholder, the byte offset of its `{{` in the source.
-pub fn shell_outline(source: &str) -> (String, Vec<usize>) {
+pub(crate) fn shell_outline(source: &str) -> (String, Vec<usize>) {
     let mut out = String::new();
     let mut at = Vec::new();
     let mut i = 0;
@@ -189,7 +189,7 @@ fn prev_word(code: &str, at: usize) -> &str {
 }
 
 /// Filters applied (`x | name`, `{% filter name %}`), with their offsets.
-pub fn filters(code: &str) -> Vec<(usize, &str)> {
+pub(crate) fn filters(code: &str) -> Vec<(usize, &str)> {
     idents(code)
         .into_iter()
         .filter(|(at, _)| {
@@ -199,7 +199,7 @@ pub fn filters(code: &str) -> Vec<(usize, &str)> {
 }
 
 /// Tests applied (`x is name`, `x is not name`), with their offsets.
-pub fn tests(code: &str) -> Vec<(usize, &str)> {
+pub(crate) fn tests(code: &str) -> Vec<(usize, &str)> {
     let words = idents(code);
     let mut out = Vec::new();
     for (k, (at, word)) in words.iter().enumerate() {
@@ -215,7 +215,7 @@ pub fn tests(code: &str) -> Vec<(usize, &str)> {
 }
 
 /// Names used as values that are functions and are not called: `if: failure`.
-pub fn uncalled<'a>(code: &'a str, functions: &[&str]) -> Vec<(usize, &'a str)> {
+pub(crate) fn uncalled<'a>(code: &'a str, functions: &[&str]) -> Vec<(usize, &'a str)> {
     idents(code)
         .into_iter()
         .filter(|(at, w)| {
@@ -227,7 +227,7 @@ pub fn uncalled<'a>(code: &'a str, functions: &[&str]) -> Vec<(usize, &'a str)> 
 }
 
 /// The tags of `{% … %}` blocks (`if`, `for`, `include`, …) with their offsets.
-pub fn tags<'a>(source: &str, code: &'a str) -> Vec<(usize, &'a str)> {
+pub(crate) fn tags<'a>(source: &str, code: &'a str) -> Vec<(usize, &'a str)> {
     idents(code)
         .into_iter()
         .filter(|(at, _)| {
@@ -238,7 +238,7 @@ pub fn tags<'a>(source: &str, code: &'a str) -> Vec<(usize, &'a str)> {
 }
 
 /// Offsets of `{% autoescape … %}` blocks.
-pub fn autoescape_blocks(source: &str, code: &str) -> Vec<usize> {
+pub(crate) fn autoescape_blocks(source: &str, code: &str) -> Vec<usize> {
     tags(source, code)
         .into_iter()
         .filter(|(_, w)| *w == "autoescape")
@@ -249,10 +249,10 @@ pub fn autoescape_blocks(source: &str, code: &str) -> Vec<usize> {
 /// The tags that load another template. Every template of a playbook is compiled into one
 /// environment under its own name, so `{% include %}` could pull a text template (no shell
 /// quoting) into a shell command: a playbook's templates may not load templates.
-pub const LOADING_TAGS: [&str; 4] = ["include", "import", "from", "extends"];
+pub(crate) const LOADING_TAGS: [&str; 4] = ["include", "import", "from", "extends"];
 
 /// String literals compared with a `status` (`steps.x.status == "sucess"`): offset and text.
-pub fn status_literals<'a>(source: &'a str, code: &str) -> Vec<(usize, &'a str)> {
+pub(crate) fn status_literals<'a>(source: &'a str, code: &str) -> Vec<(usize, &'a str)> {
     let mut out = Vec::new();
     for (at, w) in idents(code) {
         if w != "status" {

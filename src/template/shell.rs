@@ -30,12 +30,12 @@ use super::quote::{is_plain, shell_quote};
 /// plane no keyboard types.
 const PLACEHOLDER_BASE: u32 = 0xF0000;
 /// How many values one command may hold.
-pub const MAX_VALUES: usize = 0xFFFE;
+pub(crate) const MAX_VALUES: usize = 0xFFFE;
 /// The variables that carry values into double quotes and here-documents.
-pub const VALUE_VAR_PREFIX: &str = "CW_VALUE_";
+pub(crate) const VALUE_VAR_PREFIX: &str = "CW_VALUE_";
 
 /// The placeholder of value `n`.
-pub fn placeholder(n: usize) -> char {
+pub(crate) fn placeholder(n: usize) -> char {
     char::from_u32(PLACEHOLDER_BASE + n as u32).expect("a private use character")
 }
 
@@ -55,7 +55,7 @@ pub struct ShellCommand {
 
 /// Why a value cannot stand where it stands.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Why {
+pub(crate) enum Why {
     SingleQuotes,
     AnsiQuotes,
     Backticks,
@@ -83,7 +83,7 @@ pub enum Why {
 
 impl Why {
     /// What is wrong, in a sentence.
-    pub fn message(&self) -> String {
+    pub(crate) fn message(&self) -> String {
         match self {
             Why::SingleQuotes => "a value inside single quotes: the shell keeps `$` literal there, so the value cannot be passed safely".into(),
             Why::AnsiQuotes => "a value inside `$'…'`: its escapes would be read from the value".into(),
@@ -105,7 +105,7 @@ impl Why {
     }
 
     /// What to do instead.
-    pub fn help(&self) -> &'static str {
+    pub(crate) fn help(&self) -> &'static str {
         match self {
             Why::SingleQuotes | Why::AnsiQuotes | Why::QuotedHeredoc | Why::Escaped => {
                 "put the value outside quotes (`git commit -m {{ issue.title }}`) or inside double quotes (`\"fix: {{ issue.title }}\"`), or read the issue from $CW_ISSUE_TITLE / $CW_ISSUE_BODY_FILE"
@@ -125,7 +125,7 @@ impl Why {
 
 /// A value that cannot stand where it stands.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Refusal {
+pub(crate) struct Refusal {
     /// The value's index.
     pub value: usize,
     /// Its character offset in the rendered script.
@@ -135,7 +135,7 @@ pub struct Refusal {
 
 /// A rendered command whose values cannot be placed.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ShellError {
+pub(crate) struct ShellError {
     pub message: String,
     pub help: String,
 }
@@ -147,7 +147,7 @@ impl std::fmt::Display for ShellError {
 }
 
 /// Turns a rendered script with placeholders into the command to run.
-pub fn resolve(script: &str, values: &[Value]) -> Result<ShellCommand, ShellError> {
+pub(crate) fn resolve(script: &str, values: &[Value]) -> Result<ShellCommand, ShellError> {
     let chars: Vec<char> = script.chars().collect();
     // Each placeholder must stand exactly once: a value marked safe could hold one (a
     // forged placeholder), a filter applied to a block could have removed or doubled one.
@@ -219,7 +219,7 @@ pub fn resolve(script: &str, values: &[Value]) -> Result<ShellCommand, ShellErro
 
 /// Where the values of a rendered script stand; the places that refuse them. For `validate`,
 /// which works on a template's text with placeholders for its `{{ }}`.
-pub fn check(script: &str) -> Vec<Refusal> {
+pub(crate) fn check(script: &str) -> Vec<Refusal> {
     let chars: Vec<char> = script.chars().collect();
     analyse(&chars).refusals
 }

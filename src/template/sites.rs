@@ -61,17 +61,17 @@ impl Site {
 }
 
 /// The JSON pointer of a top-level step.
-pub fn step_pointer(index: usize) -> String {
+pub(crate) fn step_pointer(index: usize) -> String {
     format!("/steps/{index}")
 }
 
 /// The JSON pointer of a nested step of the retry at `parent`.
-pub fn child_pointer(parent: &str, index: usize) -> String {
+pub(crate) fn child_pointer(parent: &str, index: usize) -> String {
     format!("{parent}/retry/steps/{index}")
 }
 
 /// All sites of a playbook, in file order.
-pub fn collect(pb: &Playbook) -> Vec<Site> {
+pub(crate) fn collect(pb: &Playbook) -> Vec<Site> {
     let steps: Vec<(String, bool, &Step)> = pb
         .steps
         .iter()
@@ -83,7 +83,7 @@ pub fn collect(pb: &Playbook) -> Vec<Site> {
 
 /// The sites of the parts of a playbook that could be read (the validator uses this to
 /// check every step that parses even when another one does not).
-pub fn collect_parts(
+pub(crate) fn collect_parts(
     branch: &Template,
     env: &EnvMap,
     steps: &[(String, bool, &Step)],

@@ -53,14 +53,14 @@ pub struct LocalRun {
 
 /// Loads and compiles a playbook file; its warnings go to stderr, its errors become exit
 /// code 2 with the diagnostics.
-pub fn prepare_playbook(path: &Path) -> Result<Prepared, Error> {
+pub(crate) fn prepare_playbook(path: &Path) -> Result<Prepared, Error> {
     let prepared = prepare(SourceFile::read(path)?)?;
     eprint!("{}", prepared.warnings);
     Ok(prepared)
 }
 
 /// Runs (or plans) one issue; `observers` hear of the run as it goes (a spinner).
-pub fn run(
+pub(crate) fn run(
     opts: &LocalRun,
     mut observers: Vec<Box<dyn Observer>>,
     runtime: &tokio::runtime::Runtime,

@@ -9,7 +9,7 @@ use crate::adapters::mirror::Mirror;
 impl Worker {
     /// Removes what a killed worker left behind (the lock says no other worker runs):
     /// worktrees, and reports and task states older than 30 days.
-    pub fn clean_leftovers(&self) {
+    pub(crate) fn clean_leftovers(&self) {
         if let Ok(owners) = std::fs::read_dir(&self.dirs.repos) {
             for owner in owners.flatten() {
                 for repo in std::fs::read_dir(owner.path())

@@ -30,7 +30,7 @@ const FETCH_LIMIT: Duration = Duration::from_secs(15 * 60);
 impl Worker {
     /// Handles one message to its end: never panics the worker, always deletes or
     /// releases.
-    pub async fn handle(self: Arc<Self>, msg: Received) {
+    pub(crate) async fn handle(self: Arc<Self>, msg: Received) {
         // Every line of a task carries the message id and, once the body is read, the task
         // id, repository and issue.
         let span = tracing::info_span!(

@@ -18,8 +18,8 @@ mod handle;
 mod heartbeat;
 mod lease;
 mod report;
-pub mod route;
-pub mod state;
+pub(crate) mod route;
+pub(crate) mod state;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -58,7 +58,7 @@ pub struct WorkerArgs {
 
 /// Counters of what the worker did, logged with the events they count.
 #[derive(Debug, Default)]
-pub struct Stats {
+pub(crate) struct Stats {
     pub received: AtomicU64,
     pub succeeded: AtomicU64,
     pub failed: AtomicU64,
@@ -94,7 +94,7 @@ impl Stats {
 
 /// The directories under the workdir.
 #[derive(Debug, Clone)]
-pub struct Dirs {
+pub(crate) struct Dirs {
     pub repos: PathBuf,
     pub worktrees: PathBuf,
     pub runs: PathBuf,
@@ -113,7 +113,7 @@ impl Dirs {
 }
 
 /// Everything the tasks of one worker share.
-pub struct Worker {
+pub(crate) struct Worker {
     pub settings: Settings,
     pub queue: Queue,
     /// `None` with `github.dry_run`.
@@ -138,7 +138,7 @@ pub struct Worker {
 
 /// `codingworker worker`.
 /// Runs the worker on `runtime` until it is stopped.
-pub fn run(args: &WorkerArgs, runtime: &tokio::runtime::Runtime) -> Result<Outcome, Error> {
+pub(crate) fn run(args: &WorkerArgs, runtime: &tokio::runtime::Runtime) -> Result<Outcome, Error> {
     let mut env = child_env::current();
     // A token given on the command line is masked like one from the environment.
     if let Some(t) = args.status_token.as_ref().filter(|t| !t.is_empty()) {

@@ -11,14 +11,14 @@ use crate::task::Task;
 
 /// A playbook a task may get, and why.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Candidate {
+pub(crate) struct Candidate {
     pub playbook: PlaybookRef,
     pub why: String,
 }
 
 /// Why a task is refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum Refusal {
+pub(crate) enum Refusal {
     #[error("repository {repo} is not in allow.repos ({allowed})")]
     Repo { repo: String, allowed: String },
     #[error("sender {sender} is not in allow.senders ({allowed})")]
@@ -28,7 +28,7 @@ pub enum Refusal {
 }
 
 /// Checks the allow-lists; `Ok` says which entries let the task in.
-pub fn allowed(s: &Settings, task: &Task) -> Result<String, Refusal> {
+pub(crate) fn allowed(s: &Settings, task: &Task) -> Result<String, Refusal> {
     let repo = &task.repo.full_name;
     let Some((pattern, _)) = s.allow_repos.iter().find(|(_, g)| g.is_match(repo)) else {
         return Err(Refusal::Repo {
@@ -102,7 +102,7 @@ fn list<'a>(items: impl Iterator<Item = &'a str>) -> String {
 
 /// One route looked at for a task.
 #[derive(Debug, Clone)]
-pub struct Considered {
+pub(crate) struct Considered {
     pub number: usize,
     pub place: String,
     pub conditions: String,
@@ -112,13 +112,13 @@ pub struct Considered {
 
 /// The candidates of a task in order (empty: unroutable), and every route looked at.
 #[derive(Debug, Clone)]
-pub struct Routing {
+pub(crate) struct Routing {
     pub candidates: Vec<Candidate>,
     pub considered: Vec<Considered>,
 }
 
 /// Matches a task against the routes.
-pub fn route(s: &Settings, task: &Task) -> Routing {
+pub(crate) fn route(s: &Settings, task: &Task) -> Routing {
     let mut candidates = Vec::new();
     let mut considered = Vec::new();
     for r in &s.routes {
@@ -180,7 +180,7 @@ pub fn route(s: &Settings, task: &Task) -> Routing {
 }
 
 /// What `codingworker route` prints.
-pub fn explain(s: &Settings, task: &Task) -> (String, bool) {
+pub(crate) fn explain(s: &Settings, task: &Task) -> (String, bool) {
     let mut out = format!(
         "task {}: {}#{} from {} (labels: {})\n",
         task.id,

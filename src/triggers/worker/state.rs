@@ -19,7 +19,7 @@ use crate::task::Task;
 /// Where a task is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
-pub enum Phase {
+pub(crate) enum Phase {
     Running,
     Finished,
     Done,
@@ -28,7 +28,7 @@ pub enum Phase {
 
 /// One run of a task.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct RunRecord {
+pub(crate) struct RunRecord {
     pub run_id: String,
     pub receive_count: u32,
     pub started_at: String,
@@ -39,7 +39,7 @@ pub struct RunRecord {
 
 /// The state file.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct TaskState {
+pub(crate) struct TaskState {
     pub key: String,
     pub task_id: String,
     pub repo: String,
@@ -67,7 +67,7 @@ pub struct TaskState {
 }
 
 /// The idempotency key of a task run by a playbook: a short hex digest.
-pub fn key(task: &Task, playbook_hash: &str) -> String {
+pub(crate) fn key(task: &Task, playbook_hash: &str) -> String {
     let text = format!(
         "{}\n{}\n{}\n{playbook_hash}",
         task.repo.full_name.to_ascii_lowercase(),
@@ -80,7 +80,7 @@ pub fn key(task: &Task, playbook_hash: &str) -> String {
 }
 
 /// A playbook's content hash.
-pub fn playbook_hash(text: &str) -> String {
+pub(crate) fn playbook_hash(text: &str) -> String {
     git2::Oid::hash_object(git2::ObjectType::Blob, text.as_bytes())
         .expect("hashing bytes cannot fail")
         .to_string()
@@ -88,12 +88,12 @@ pub fn playbook_hash(text: &str) -> String {
 
 /// The directory of state files.
 #[derive(Debug, Clone)]
-pub struct Store {
+pub(crate) struct Store {
     pub dir: PathBuf,
 }
 
 impl Store {
-    pub fn new(dir: impl Into<PathBuf>) -> Self {
+    pub(crate) fn new(dir: impl Into<PathBuf>) -> Self {
         Self { dir: dir.into() }
     }
 
@@ -103,7 +103,7 @@ impl Store {
 
     /// The state of `key`; `Ok(None)` for a task never seen. A file that cannot be read
     /// as state is an error (the caller decides; nothing is overwritten silently).
-    pub fn load(&self, key: &str) -> Result<Option<TaskState>, String> {
+    pub(crate) fn load(&self, key: &str) -> Result<Option<TaskState>, String> {
         let path = self.path(key);
         match std::fs::read_to_string(&path) {
             Ok(text) => serde_json::from_str(&text)
@@ -115,7 +115,7 @@ impl Store {
     }
 
     /// Writes the state atomically (a crash leaves the old or the new file, never half).
-    pub fn save(&self, state: &mut TaskState) -> Result<(), String> {
+    pub(crate) fn save(&self, state: &mut TaskState) -> Result<(), String> {
         state.updated_at = jiff::Timestamp::now().to_string();
         std::fs::create_dir_all(&self.dir)
             .map_err(|e| format!("failed to create {}: {e}", self.dir.display()))?;
@@ -128,7 +128,7 @@ impl Store {
     }
 
     /// Removes state files of tasks that ended more than `age` ago.
-    pub fn prune(&self, age: std::time::Duration) -> usize {
+    pub(crate) fn prune(&self, age: std::time::Duration) -> usize {
         remove_older_than(&self.dir, age, |p| {
             ended(p) && std::fs::remove_file(p).is_ok()
         })
@@ -137,7 +137,7 @@ impl Store {
 
 /// Calls `remove` on every entry of `dir` last modified more than `age` ago; counts the
 /// entries it removed.
-pub fn remove_older_than(
+pub(crate) fn remove_older_than(
     dir: &Path,
     age: std::time::Duration,
     remove: impl Fn(&Path) -> bool,
