@@ -14,6 +14,9 @@ pub enum Outcome {
     Success,
     /// The run or validation failed: exit 1.
     Failed,
+    /// A signal stopped the run (its report is written): exit 128 + the signal's number,
+    /// as shells report it (130 for Ctrl-C, 143 for SIGTERM).
+    Stopped(i32),
 }
 
 impl Outcome {
@@ -21,6 +24,7 @@ impl Outcome {
         match self {
             Outcome::Success => 0,
             Outcome::Failed => 1,
+            Outcome::Stopped(signal) => u8::try_from(128 + signal).unwrap_or(1),
         }
     }
 }

@@ -549,9 +549,10 @@ fn interrupt_with(signal: nix::sys::signal::Signal) {
     std::thread::sleep(Duration::from_millis(100));
     nix::sys::signal::kill(nix::unistd::Pid::from_raw(child.id() as i32), signal).unwrap();
     let out = child.wait_with_output().unwrap();
+    // 128 + the signal's number, as a shell reports a command a signal stopped.
     assert_eq!(
         out.status.code(),
-        Some(1),
+        Some(128 + signal as i32),
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );

@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use super::Format;
 use crate::engine::report::format_ms;
+use crate::engine::status::RunStatus;
 use crate::error::{Error, Outcome};
 use crate::history::{Filter, Lookup, RunDetail, RunRow, Store, model_stats};
 use crate::process::env as child_env;
@@ -157,22 +158,14 @@ pub fn parse_since(s: &str) -> Result<jiff::Timestamp, Error> {
         .map_err(|_| bad())
 }
 
-const STATUSES: &[&str] = &[
-    "running",
-    "success",
-    "failure",
-    "timed_out",
-    "cancelled",
-    "interrupted",
-];
-
 fn list(store: &Store, l: &ListArgs) -> Result<Outcome, Error> {
     if let Some(s) = &l.status
-        && !STATUSES.contains(&s.as_str())
+        && RunStatus::parse(s).is_none()
     {
+        let all: Vec<&str> = RunStatus::ALL.iter().map(|s| s.as_str()).collect();
         return Err(Error::Setup(format!(
             "--status {s:?} is not a run status; use one of {}",
-            STATUSES.join(", ")
+            all.join(", ")
         )));
     }
     let filter = Filter {
@@ -452,7 +445,7 @@ fn cancel(store: &Store, id: &str, wait: Duration) -> Result<Outcome, Error> {
     let Some(run) = lookup(store, id)? else {
         return Ok(Outcome::Failed);
     };
-    if run.status == "interrupted" {
+    if run.status == RunStatus::Interrupted.as_str() {
         store.mark_interrupted(&run.id).map_err(setup)?;
         eprintln!(
             "error: run {} is not running: the process that ran it is gone (it was interrupted)",

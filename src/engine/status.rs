@@ -41,9 +41,23 @@ pub enum RunStatus {
     Failure,
     TimedOut,
     Cancelled,
+    // The process running it went away before it ended (a crash, `kill -9`, a reboot):
+    // found by the history, never written by the run itself. (A plain comment keeps the
+    // schema's enum a plain list.)
+    Interrupted,
 }
 
 impl RunStatus {
+    /// Every status, in the order people read them.
+    pub const ALL: [RunStatus; 6] = [
+        RunStatus::Running,
+        RunStatus::Success,
+        RunStatus::Failure,
+        RunStatus::TimedOut,
+        RunStatus::Cancelled,
+        RunStatus::Interrupted,
+    ];
+
     pub fn as_str(self) -> &'static str {
         match self {
             RunStatus::Running => "running",
@@ -51,6 +65,12 @@ impl RunStatus {
             RunStatus::Failure => "failure",
             RunStatus::TimedOut => "timed_out",
             RunStatus::Cancelled => "cancelled",
+            RunStatus::Interrupted => "interrupted",
         }
+    }
+
+    /// The status a word names (as [`RunStatus::as_str`] spells it).
+    pub fn parse(word: &str) -> Option<RunStatus> {
+        Self::ALL.into_iter().find(|s| s.as_str() == word)
     }
 }

@@ -25,6 +25,7 @@ pub use record::Recorder;
 pub use stats::{ModelStats, model_stats};
 
 use crate::engine::report::{RunReport, StepReport};
+use crate::engine::status::RunStatus;
 
 /// The database file under the workdir.
 pub const FILE: &str = "history.db";
@@ -298,8 +299,12 @@ impl Store {
     pub fn mark_interrupted(&self, id: &str) -> Result<(), HistoryError> {
         self.with(|c| {
             c.execute(
-                "UPDATE runs SET status = 'interrupted' WHERE id = ?1 AND status = 'running'",
-                [id],
+                "UPDATE runs SET status = ?2 WHERE id = ?1 AND status = ?3",
+                [
+                    id,
+                    RunStatus::Interrupted.as_str(),
+                    RunStatus::Running.as_str(),
+                ],
             )
             .map(|_| ())
         })
@@ -309,8 +314,10 @@ impl Store {
     /// how many.
     pub fn settle_dead_runs(&self) -> Result<usize, HistoryError> {
         let running: Vec<(String, Option<i64>)> = self.with(|c| {
-            let mut stmt = c.prepare("SELECT id, pid FROM runs WHERE status = 'running'")?;
-            let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?;
+            let mut stmt = c.prepare("SELECT id, pid FROM runs WHERE status = ?1")?;
+            let rows = stmt.query_map([RunStatus::Running.as_str()], |r| {
+                Ok((r.get(0)?, r.get(1)?))
+            })?;
             rows.collect()
         })?;
         let mut settled = 0;

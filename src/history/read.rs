@@ -7,6 +7,7 @@ use rusqlite::{OptionalExtension, Row, params_from_iter};
 use serde::Serialize;
 
 use super::{HistoryError, Store, pid_alive};
+use crate::engine::status::RunStatus;
 
 /// Which runs to list.
 #[derive(Debug, Clone, Default)]
@@ -99,8 +100,8 @@ const RUN_COLUMNS: &str = "id, trigger, repo, issue, issue_title, task_id, messa
 fn run_row(r: &Row<'_>) -> rusqlite::Result<RunRow> {
     let status: String = r.get(9)?;
     let pid: Option<i64> = r.get(18)?;
-    let status = if status == "running" && !pid.is_some_and(pid_alive) {
-        "interrupted".to_owned()
+    let status = if status == RunStatus::Running.as_str() && !pid.is_some_and(pid_alive) {
+        RunStatus::Interrupted.as_str().to_owned()
     } else {
         status
     };

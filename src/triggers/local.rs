@@ -6,6 +6,7 @@
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicI32, Ordering};
 
 use tokio_util::sync::CancellationToken;
 
@@ -204,8 +205,10 @@ pub(crate) fn run(
         source.remove_run(&branch, &worktrees);
         return Err(Error::Setup(e.to_string()));
     }
+    let signalled = Arc::new(AtomicI32::new(0));
+    let got = signalled.clone();
     let report = runtime.block_on(async move {
-        tokio::spawn(stop_on_signals(cancel));
+        tokio::spawn(stop_on_signals(cancel, got));
         if let Some(h) = history {
             tokio::spawn(crate::history::watch_requests(h, cancels));
         }
@@ -213,16 +216,17 @@ pub(crate) fn run(
     });
     drop(registration);
     print_result(&report, &source.root, &run_dir);
-    Ok(if report.status == RunStatus::Success {
-        Outcome::Success
-    } else {
-        Outcome::Failed
+    Ok(match (report.status, signalled.load(Ordering::SeqCst)) {
+        (RunStatus::Success, _) => Outcome::Success,
+        (RunStatus::Cancelled, n) if n > 0 => Outcome::Stopped(n),
+        _ => Outcome::Failed,
     })
 }
 
 /// SIGINT (Ctrl-C) or SIGTERM (a service manager stopping us) cancels the run: the current
 /// step's processes are stopped, the rest are marked cancelled and the report is written.
-async fn stop_on_signals(cancel: CancellationToken) {
+/// The signal's number is kept for the exit code.
+async fn stop_on_signals(cancel: CancellationToken, got: Arc<AtomicI32>) {
     use tokio::signal::unix::{SignalKind, signal};
     let (Ok(mut term), Ok(mut int)) = (
         signal(SignalKind::terminate()),
@@ -230,10 +234,17 @@ async fn stop_on_signals(cancel: CancellationToken) {
     ) else {
         return;
     };
-    tokio::select! {
-        _ = term.recv() => tracing::warn!("terminated: stopping the current step"),
-        _ = int.recv() => tracing::warn!("interrupted: stopping the current step"),
-    }
+    let number = tokio::select! {
+        _ = term.recv() => {
+            tracing::warn!("terminated: stopping the current step");
+            nix::sys::signal::Signal::SIGTERM
+        }
+        _ = int.recv() => {
+            tracing::warn!("interrupted: stopping the current step");
+            nix::sys::signal::Signal::SIGINT
+        }
+    };
+    got.store(number as i32, Ordering::SeqCst);
     cancel.cancel();
 }
 
