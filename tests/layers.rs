@@ -104,3 +104,29 @@ fn nothing_below_the_command_line_imports_it() {
     }
     assert!(wrong.is_empty(), "{}", wrong.join("\n"));
 }
+
+/// The engine, the step kinds, processes and adapters serve the apps (triggers, the
+/// worker's status page, eval, doctor, the history) and never reach up into them.
+#[test]
+fn the_engine_and_below_import_no_app() {
+    let apps = ["cli", "triggers", "status", "eval", "doctor", "history", "config"];
+    let mut wrong = Vec::new();
+    for dir in ["src/engine", "src/steps", "src/process", "src/adapters"] {
+        for file in rust_files(dir) {
+            for path in crate_paths(&file) {
+                let top = path.split("::").next().unwrap_or("");
+                if apps.contains(&top) {
+                    wrong.push(format!(
+                        "{}: crate::{path}",
+                        file.strip_prefix(root()).unwrap().display()
+                    ));
+                }
+            }
+        }
+    }
+    assert!(
+        wrong.is_empty(),
+        "the engine reaches up into an app:\n{}",
+        wrong.join("\n")
+    );
+}
