@@ -8,10 +8,10 @@ use std::time::Duration;
 
 use super::Format;
 use crate::engine::report::format_ms;
-use crate::engine::status::RunStatus;
 use crate::error::{Error, Outcome};
 use crate::history::{Filter, Lookup, RunDetail, RunRow, Store, model_stats};
 use crate::process::env as child_env;
+use crate::steps::status::RunStatus;
 use crate::text::{printable, table};
 
 #[derive(Debug, clap::Args)]

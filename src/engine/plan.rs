@@ -3,7 +3,7 @@
 //!
 //! The plan is the engine running in a mode of its own: the same scheduling, step naming,
 //! environment layering, attempt environments, secrets and context as a run (see
-//! `executor.rs`), with each kind's [`Kind::plan`](super::kind::Kind::plan) called where a
+//! `executor.rs`), with each kind's [`Kind::plan`](crate::steps::kind::Kind::plan) called where a
 //! run calls its `run`.
 //!
 //! Steps read `steps.*` of steps that have not run. The plan shows the path where every
@@ -12,7 +12,6 @@
 //! yet read as placeholders such as `<output of test in attempt 1>`.
 
 use std::collections::BTreeMap;
-use std::fmt::Write;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
@@ -20,17 +19,18 @@ use std::time::Duration;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
-use super::executor::{AttemptScope, Engine, EngineOptions, RunInput, Scope, StepCall, render_env};
+use super::executor::{AttemptScope, Engine, EngineOptions, RunInput, Scope, render_env};
 use super::report::{AttemptInfo, StepReport};
-use super::state::{StepResult, StepStatus, pr_outputs};
 use crate::mask::Masker;
 use crate::playbook::model::{Playbook, RetrySpec, Step, StepKind};
 use crate::playbook::types::Condition;
+use crate::steps::call::StepCall;
+use crate::steps::kind::{PlanOut, words};
+use crate::steps::result::{StepResult, StepStatus, pr_outputs};
 use crate::task::Task;
 use crate::template::Templates;
 use crate::template::context::attempt_value;
 use crate::template::sites::{child_pointer, step_pointer};
-use crate::text::printable;
 
 /// What the plan is made from.
 pub struct PlanInput<'a> {
@@ -60,52 +60,6 @@ pub struct Plan {
     pub problems: usize,
 }
 
-/// The plan's text as it is written, and what it found wrong.
-pub struct PlanOut {
-    text: String,
-    masker: Masker,
-    problems: usize,
-    /// The indent of the lines of the step being shown.
-    pub indent: usize,
-    /// The step's environment of its own (attempt and step `env`), as `NAME=value` words.
-    pub env_line: String,
-}
-
-impl PlanOut {
-    /// A line of the step being shown.
-    pub fn say(&mut self, text: &str) {
-        self.line(self.indent, text);
-    }
-
-    /// Something that would fail at run time.
-    pub fn problem(&mut self, text: &str) {
-        self.problems += 1;
-        self.say(&format!("<{text}>"));
-    }
-
-    /// A multi-line value, quoted with a bar so its exact text (and its end) is visible.
-    pub fn block(&mut self, label: &str, text: &str) {
-        let indent = self.indent;
-        self.say(&format!("{label}:"));
-        let masked = self.masker.mask(text);
-        if masked.is_empty() {
-            self.say("  │ (empty)");
-        }
-        for l in masked.split('\n') {
-            let _ = writeln!(self.text, "{}  │ {}", "  ".repeat(indent), printable(l));
-        }
-    }
-
-    fn line(&mut self, indent: usize, text: &str) {
-        let _ = writeln!(
-            self.text,
-            "{}{}",
-            "  ".repeat(indent),
-            printable(&self.masker.mask(text))
-        );
-    }
-}
-
 /// The state of a dry run inside the engine.
 pub struct PlanState {
     pub out: PlanOut,
@@ -118,21 +72,15 @@ pub struct PlanState {
 /// Renders the plan.
 pub async fn render(input: PlanInput<'_>) -> Plan {
     let state = PlanState {
-        out: PlanOut {
-            text: String::new(),
-            masker: Masker::for_environment(
-                input.parent_env,
-                &input
-                    .playbook
-                    .secrets
-                    .iter()
-                    .map(|s| s.0.clone())
-                    .collect::<Vec<_>>(),
-            ),
-            problems: 0,
-            indent: 0,
-            env_line: String::new(),
-        },
+        out: PlanOut::new(Masker::for_environment(
+            input.parent_env,
+            &input
+                .playbook
+                .secrets
+                .iter()
+                .map(|s| s.0.clone())
+                .collect::<Vec<_>>(),
+        )),
         env: Ok(BTreeMap::new()),
         branch_exists: input.branch_exists,
         force: input.force,
@@ -154,7 +102,6 @@ pub async fn render(input: PlanInput<'_>) -> Plan {
         budget: None,
         credentials: Vec::new(),
         task_key: None,
-        observers: Vec::new(),
         trigger: "local",
     };
     let mut engine = match Engine::build(run, Some(state)) {
@@ -504,14 +451,6 @@ impl Engine {
             self.steps.extend(values);
         }
     }
-}
-
-/// `NAME=value` words, values quoted for a shell.
-pub fn words(env: &BTreeMap<String, String>) -> String {
-    env.iter()
-        .map(|(k, v)| format!("{k}={}", crate::template::shell_quote(v)))
-        .collect::<Vec<_>>()
-        .join(" ")
 }
 
 fn all_steps(steps: &[Step]) -> Vec<&Step> {

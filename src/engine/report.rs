@@ -11,8 +11,9 @@ use std::path::Path;
 use schemars::{JsonSchema, Schema, SchemaGenerator, json_schema};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
-pub use super::status::{RunStatus, StepStatus};
 use crate::playbook::types::Version1;
+pub use crate::steps::result::PrRef;
+pub use crate::steps::status::{RunStatus, StepStatus};
 
 /// `run.json` (`schemas/run.schema.json`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
@@ -124,16 +125,6 @@ impl JsonSchema for AttemptInfo {
             "required": ["number"]
         })
     }
-}
-
-/// A pull request.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub struct PrRef {
-    pub number: u64,
-    pub url: String,
-    /// True when this run opened it, false when it updated one already open.
-    pub created: bool,
 }
 
 impl RunReport {

@@ -10,8 +10,8 @@ use tokio_util::sync::CancellationToken;
 
 use super::executor::{Engine, EngineOptions, RunInput};
 use super::report::{RunReport, RunStatus};
-use super::status::StepStatus;
 use crate::source::SourceFile;
+use crate::steps::status::StepStatus;
 use crate::task::Task;
 
 fn git(dir: &Path, args: &[&str]) {
@@ -68,7 +68,6 @@ async fn run(playbook: &str) -> (RunReport, tempfile::TempDir) {
         budget: None,
         credentials: Vec::new(),
         task_key: None,
-        observers: Vec::new(),
         trigger: "local",
     };
     let mut engine = Engine::new(input).expect("the run prepares");

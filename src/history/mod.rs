@@ -25,7 +25,7 @@ pub use record::Recorder;
 pub use stats::{ModelStats, model_stats};
 
 use crate::engine::report::{RunReport, StepReport};
-use crate::engine::status::RunStatus;
+use crate::steps::status::RunStatus;
 
 /// The database file under the workdir.
 pub const FILE: &str = "history.db";

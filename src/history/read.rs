@@ -7,7 +7,7 @@ use rusqlite::{OptionalExtension, Row, params_from_iter};
 use serde::Serialize;
 
 use super::{HistoryError, Store, pid_alive};
-use crate::engine::status::RunStatus;
+use crate::steps::status::RunStatus;
 
 /// Which runs to list.
 #[derive(Debug, Clone, Default)]

@@ -5,10 +5,9 @@
 //! inside double quotes and here-documents they become variables the process gets, and where
 //! neither is safe the step fails before anything runs (see `crate::template::shell`).
 
-use crate::engine::executor::{Services, StepCall, run_process};
-use crate::engine::kind::{Kind, Running};
-use crate::engine::plan::PlanOut;
-use crate::engine::state::{StepResult, StepStatus};
+use crate::steps::call::{Services, StepCall, run_process};
+use crate::steps::kind::{Kind, PlanOut, Running};
+use crate::steps::result::{StepResult, StepStatus};
 use crate::template::{Bound, Bounds};
 
 /// The `shell` kind (its spec is the command template, found by the step's pointer).

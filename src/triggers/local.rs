@@ -194,10 +194,9 @@ pub(crate) fn run(
         budget: None,
         credentials: Vec::new(),
         task_key: None,
-        observers,
         trigger: "local",
     };
-    let mut engine = Engine::new(input).map_err(|e| Error::Setup(e.to_string()))?;
+    let mut engine = Engine::observed(input, observers).map_err(|e| Error::Setup(e.to_string()))?;
     source
         .add_worktree(&branch, &checkout, &run_id, opts.force, &worktrees)
         .map_err(|e| Error::Setup(e.to_string()))?;

@@ -5,11 +5,11 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use crate::adapters::ollama;
-use crate::engine::executor::{Services, StepCall, run_process_env};
-use crate::engine::kind::{Kind, Running};
-use crate::engine::plan::PlanOut;
-use crate::engine::state::{StepResult, StepStatus};
 use crate::playbook::validate::check_relative;
+use crate::steps::call::{Services, StepCall, run_process_env};
+use crate::steps::kind::PlanOut;
+use crate::steps::kind::{Kind, Running};
+use crate::steps::result::{StepResult, StepStatus};
 
 /// The flags that keep aider non-interactive, offline and out of the repository
 /// (measured against aider 0.86: docs/design.md).
@@ -328,7 +328,7 @@ impl Kind for AiderSpec {
                 ollama::ollama_name(&inv.model)
             ));
         }
-        let mut env = vec![crate::engine::plan::words(&inv.env)];
+        let mut env = vec![crate::steps::kind::words(&inv.env)];
         env.push(out.env_line.clone());
         env.retain(|w| !w.is_empty());
         out.say(&format!("env: {}", env.join(" ")));

@@ -2,11 +2,11 @@
 
 use super::spec::*;
 use crate::adapters::github::{GitHubError, comment_once};
-use crate::engine::executor::{Services, StepCall};
-use crate::engine::kind::{Kind, Running};
-use crate::engine::plan::PlanOut;
-use crate::engine::state::{StepResult, StepStatus};
+use crate::steps::call::{Services, StepCall};
+use crate::steps::kind::PlanOut;
+use crate::steps::kind::{Kind, Running};
 use crate::steps::pr_open::{Bounded, bounded};
+use crate::steps::result::{StepResult, StepStatus};
 
 /// The hidden marker a worker's comment carries: the task's key and the step.
 pub fn marker(task_key: &str, step: &str) -> String {

@@ -5,12 +5,12 @@ use std::fmt::Write as _;
 
 use crate::adapters::git::{CleanRoom, Remote, parse_ls_remote};
 use crate::adapters::github::NewPullRequest;
-use crate::engine::executor::{Services, StepCall};
-use crate::engine::kind::{Kind, Running};
-use crate::engine::plan::PlanOut;
 use crate::engine::report::PrRef;
-use crate::engine::state::{StepResult, StepStatus, pr_outputs};
 use crate::process::{self, Ending};
+use crate::steps::call::{Services, StepCall};
+use crate::steps::kind::PlanOut;
+use crate::steps::kind::{Kind, Running};
+use crate::steps::result::{StepResult, StepStatus, pr_outputs};
 
 /// The pull request a step would open, fully rendered.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]

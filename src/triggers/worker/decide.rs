@@ -19,7 +19,7 @@ use std::time::Duration;
 
 use super::state::{Phase, TaskState};
 use crate::engine::report::{RunReport, RunStatus};
-use crate::engine::state::StepStatus;
+use crate::steps::result::StepStatus;
 
 /// What becomes of a message.
 #[derive(Debug, Clone, PartialEq, Eq)]

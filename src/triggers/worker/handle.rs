@@ -339,11 +339,10 @@ impl Worker {
                 "CODINGWORKER_STATUS_TOKEN".to_owned(),
             ],
             task_key: Some(st.key.clone()),
-            observers,
             trigger: "worker",
         };
         let registration = self.cancels.register(&run_id, cancel);
-        let mut engine = match Engine::new(input) {
+        let mut engine = match Engine::observed(input, observers) {
             Ok(e) => e,
             Err(e) => return self.permanent(task, Some(st), e.to_string()).await,
         };

@@ -11,7 +11,7 @@ use crate::playbook::types::Condition;
 
 use crate::engine::executor::{AttemptScope, Engine, Scope};
 use crate::engine::report::AttemptInfo;
-use crate::engine::state::{StepResult, StepStatus};
+use crate::steps::result::{StepResult, StepStatus};
 use crate::template::context::attempt_value;
 use crate::template::sites::child_pointer;
 

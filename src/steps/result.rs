@@ -4,8 +4,9 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use minijinja::Value;
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
 
-use super::report::PrRef;
 pub use super::status::StepStatus;
 use crate::process::capture::Captured;
 use crate::process::{Ending, Finished};
@@ -133,4 +134,14 @@ pub fn pr_outputs(pr: Option<&PrRef>) -> BTreeMap<String, Value> {
 
 pub fn millis(d: Duration) -> u64 {
     u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
+}
+
+/// A pull request.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PrRef {
+    pub number: u64,
+    pub url: String,
+    /// True when this run opened it, false when it updated one already open.
+    pub created: bool,
 }
