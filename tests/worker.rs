@@ -1049,3 +1049,69 @@ fn mirrors_are_reused_by_later_tasks_and_the_least_recently_used_go() {
         ran.stderr
     );
 }
+
+/// A redelivered task looks for its own comment before posting: through every page GitHub
+/// gives (100 comments each, a `Link` header to the next), so that a marker on page 2 is
+/// found and nothing is posted twice.
+#[test]
+fn a_comment_already_on_a_later_page_is_found_not_posted_again() {
+    let s = Setup::new(3, Knobs::default(), SOLVE);
+    // The task's key: repository, issue, task id and the playbook's hash, as the worker
+    // names its state file.
+    let hash = |text: &str| {
+        let mut c = std::process::Command::new("git")
+            .args(["hash-object", "--stdin"])
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        use std::io::Write;
+        c.stdin.take().unwrap().write_all(text.as_bytes()).unwrap();
+        String::from_utf8(c.wait_with_output().unwrap().stdout)
+            .unwrap()
+            .trim()
+            .to_owned()
+    };
+    let key = hash(&format!("acme/demo\n7\nrun-1\n{}", hash(SOLVE)))[..16].to_owned();
+    {
+        let mut st = s.github.state.lock().unwrap();
+        for i in 0..150 {
+            let body = if i == 130 {
+                format!("Status: earlier\n\n<!-- codingworker:{key}:tell -->")
+            } else {
+                format!("an unrelated comment {i}")
+            };
+            st.comments.push(crate::support::fake_github::Comment {
+                repo: "acme/demo".into(),
+                issue: 7,
+                body,
+            });
+        }
+    }
+    s.queue.send(&s.task("run-1"));
+    let ran: Ran = s.worker(true).output().unwrap().into();
+    assert_eq!(ran.code, 0, "{}", ran.stderr);
+    assert_eq!(s.github.prs().len(), 1);
+    assert_eq!(
+        s.github.comments().len(),
+        150,
+        "the comment on page 2 was not found: {}",
+        ran.stderr
+    );
+    let report = s.runs()[0].clone();
+    let tell = report["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|st| st["id"] == "tell")
+        .unwrap()
+        .clone();
+    assert_eq!(tell["status"], "success", "{tell}");
+    let pages = s
+        .github
+        .requests()
+        .iter()
+        .filter(|r| r.starts_with("GET /repos/acme/demo/issues/7/comments"))
+        .count();
+    assert_eq!(pages, 2, "{:?}", s.github.requests());
+}

@@ -1,14 +1,14 @@
 //! GitHub: pull requests and issue comments, behind a trait so that a run can print what it
 //! would send instead (local runs without credentials) and tests can point it at a local
-//! server. The implementation uses octocrab's HTTP client against a configurable API URL,
-//! with our own retry policy: 5xx, 429 and rate-limit 403s are retried with exponential
-//! backoff, honouring `Retry-After` and `x-ratelimit-reset` (octocrab's own policies retry
-//! server errors without waiting).
+//! server. The implementation uses octocrab's typed API and models against a configurable
+//! API URL, with our own retry policy around every call: 5xx, 429 and rate-limit 403s are
+//! retried with exponential backoff, honouring `Retry-After` and `x-ratelimit-reset`, which
+//! octocrab hands over with the error (its own policies retry without backoff or a limit).
 
 use std::time::Duration;
 
 use async_trait::async_trait;
-use http::{HeaderMap, Method, StatusCode};
+use http::{HeaderMap, StatusCode};
 use http_body_util::BodyExt;
 use octocrab::Octocrab;
 use serde_json::{Value, json};
@@ -218,84 +218,130 @@ impl OctocrabGitHub {
         self
     }
 
-    /// One API call, retried by the policy; the parsed JSON body and the response headers.
-    async fn call(
-        &self,
-        method: Method,
-        path: &str,
-        body: Option<&Value>,
-    ) -> Result<(Value, HeaderMap), GitHubError> {
-        self.call_checking(method, path, body, || async { None })
-            .await
-    }
-
-    /// [`Self::call`], asking `done` before every retry whether the call took effect after
-    /// all (a POST GitHub accepted before the connection failed); `Some` ends the call.
-    async fn call_checking<F, Fut>(
-        &self,
-        method: Method,
-        path: &str,
-        body: Option<&Value>,
-        done: F,
-    ) -> Result<(Value, HeaderMap), GitHubError>
+    /// One typed call, retried by the policy.
+    async fn retry<T, F, Fut>(&self, what: &str, call: F) -> Result<T, GitHubError>
     where
         F: Fn() -> Fut,
-        Fut: std::future::Future<Output = Option<Value>>,
+        Fut: std::future::Future<Output = octocrab::Result<T>>,
+    {
+        self.retry_checking(what, call, || async { None }).await
+    }
+
+    /// [`Self::retry`], asking `done` before every retry whether the call took effect after
+    /// all (a POST GitHub accepted before the connection failed); `Some` ends the call.
+    async fn retry_checking<T, F, Fut, D, DFut>(
+        &self,
+        what: &str,
+        call: F,
+        done: D,
+    ) -> Result<T, GitHubError>
+    where
+        F: Fn() -> Fut,
+        Fut: std::future::Future<Output = octocrab::Result<T>>,
+        D: Fn() -> DFut,
+        DFut: std::future::Future<Output = Option<T>>,
     {
         let mut n = 0;
         loop {
-            let (status, headers, result) = match self.send(method.clone(), path, body).await {
-                Ok((status, headers, bytes)) if status.is_success() => {
-                    let value = if bytes.is_empty() {
-                        Value::Null
-                    } else {
-                        serde_json::from_slice(&bytes).map_err(|e| {
-                            GitHubError::Transport(format!(
-                                "GitHub answered with invalid JSON: {e}"
-                            ))
-                        })?
-                    };
-                    return Ok((value, headers));
-                }
-                Ok((status, headers, bytes)) => {
-                    let err = status_error(status, &bytes);
-                    (Some(status), headers, err)
-                }
-                Err(e) => (None, HeaderMap::new(), e),
+            let failure = match call().await {
+                Ok(v) => return Ok(v),
+                Err(e) => Failure::of(&e),
             };
-            let Some(wait) = self.policy.wait(n, status, &headers) else {
-                return Err(result);
+            let wait = match &failure.retry {
+                Some((status, headers)) => self.policy.wait(n, *status, headers),
+                None => None,
             };
-            tracing::warn!(%method, path, error = %result, retry_in = %humantime::format_duration(Duration::from_millis(wait.as_millis() as u64)), "GitHub call failed; retrying");
+            let Some(wait) = wait else {
+                return Err(failure.error);
+            };
+            tracing::warn!(call = what, error = %failure.error, retry_in = %humantime::format_duration(Duration::from_millis(wait.as_millis() as u64)), "GitHub call failed; retrying");
             tokio::time::sleep(wait).await;
             if let Some(v) = done().await {
-                return Ok((v, HeaderMap::new()));
+                return Ok(v);
             }
             n += 1;
         }
     }
 
-    async fn send(
-        &self,
-        method: Method,
-        path: &str,
-        body: Option<&Value>,
-    ) -> Result<(StatusCode, HeaderMap, bytes::Bytes), GitHubError> {
+    /// `GET /user` as it is, for its headers (the typed models do not carry them).
+    async fn get_raw(&self, path: &str) -> Result<(Value, HeaderMap), GitHubError> {
         let transport = |e: octocrab::Error| GitHubError::Transport(describe_transport(&e));
-        let response = match method {
-            Method::GET => self.client._get(path).await,
-            Method::POST => self.client._post(path, body).await,
-            Method::PATCH => self.client._patch(path, body).await,
-            other => {
-                return Err(GitHubError::Transport(format!(
-                    "unsupported method {other}"
-                )));
-            }
+        let mut n = 0;
+        loop {
+            let response = self.client._get(path).await.map_err(transport);
+            let (status, headers, error) = match response {
+                Ok(response) => {
+                    let (parts, body) = response.into_parts();
+                    let bytes = body.collect().await.map_err(transport)?.to_bytes();
+                    if parts.status.is_success() {
+                        let value = serde_json::from_slice(&bytes).map_err(|e| {
+                            GitHubError::Transport(format!(
+                                "GitHub answered with invalid JSON: {e}"
+                            ))
+                        })?;
+                        return Ok((value, parts.headers));
+                    }
+                    let error = status_error(parts.status, &bytes);
+                    (Some(parts.status), parts.headers, error)
+                }
+                Err(e) => (None, HeaderMap::new(), e),
+            };
+            let Some(wait) = self.policy.wait(n, status, &headers) else {
+                return Err(error);
+            };
+            tokio::time::sleep(wait).await;
+            n += 1;
         }
-        .map_err(transport)?;
-        let (parts, body) = response.into_parts();
-        let bytes = body.collect().await.map_err(transport)?.to_bytes();
-        Ok((parts.status, parts.headers, bytes))
+    }
+}
+
+/// A failed call: our error, and what the retry policy needs (`None`: not worth retrying).
+struct Failure {
+    error: GitHubError,
+    retry: Option<(Option<StatusCode>, HeaderMap)>,
+}
+
+impl Failure {
+    fn of(e: &octocrab::Error) -> Self {
+        match e {
+            // GitHub answered with an error status: its status and headers decide.
+            octocrab::Error::GitHub { source, .. } => {
+                let mut message = source.message.clone();
+                let details: Vec<&str> = source
+                    .errors
+                    .iter()
+                    .flatten()
+                    .filter_map(|e| e["message"].as_str())
+                    .collect();
+                if !details.is_empty() {
+                    message = format!("{message} ({})", details.join("; "));
+                }
+                Self {
+                    error: GitHubError::Status {
+                        status: source.status_code.as_u16(),
+                        message,
+                    },
+                    retry: Some((
+                        Some(source.status_code),
+                        source.headers.clone().unwrap_or_default(),
+                    )),
+                }
+            }
+            // The connection failed or timed out: worth another try.
+            octocrab::Error::Hyper { .. } | octocrab::Error::Service { .. } => Self {
+                error: GitHubError::Transport(describe_transport(e)),
+                retry: Some((None, HeaderMap::new())),
+            },
+            // An answer we cannot read (not the shape GitHub documents): trying again
+            // would get the same.
+            other => Self {
+                error: GitHubError::Transport(format!(
+                    "GitHub answered with something unexpected: {}",
+                    describe_transport(other)
+                )),
+                retry: None,
+            },
+        }
     }
 }
 
@@ -331,43 +377,21 @@ fn status_error(status: StatusCode, body: &[u8]) -> GitHubError {
     }
 }
 
-fn pr_of(v: &Value) -> PullRequest {
+/// Our pull request, from octocrab's.
+fn pr_of(pr: &octocrab::models::pulls::PullRequest) -> PullRequest {
     PullRequest {
-        number: v["number"].as_u64().unwrap_or_default(),
-        url: v["html_url"].as_str().unwrap_or_default().to_owned(),
+        number: pr.number,
+        url: pr
+            .html_url
+            .as_ref()
+            .map(ToString::to_string)
+            .unwrap_or_default(),
     }
 }
 
-/// `rel="next"` of a `Link` header: the next page's path and query.
-fn next_page(headers: &HeaderMap) -> Option<String> {
-    let link = headers.get("link")?.to_str().ok()?;
-    link.split(',').find_map(|part| {
-        let (url, rel) = part.split_once(';')?;
-        if !rel.contains("rel=\"next\"") {
-            return None;
-        }
-        let url = url.trim().trim_start_matches('<').trim_end_matches('>');
-        let uri: http::Uri = url.parse().ok()?;
-        uri.path_and_query().map(|p| p.as_str().to_owned())
-    })
-}
-
-/// Repository path segments, percent-encoded where needed.
-fn repo_path(repo: &str) -> String {
-    let (owner, name) = repo.split_once('/').unwrap_or((repo, ""));
-    format!("/repos/{}/{}", encode(owner), encode(name))
-}
-
-fn encode(s: &str) -> String {
-    let mut out = String::new();
-    for b in s.bytes() {
-        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~') {
-            out.push(b as char);
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
-    }
-    out
+/// `owner` and `name` of `owner/name`.
+fn split(repo: &str) -> (&str, &str) {
+    repo.split_once('/').unwrap_or((repo, ""))
 }
 
 /// The hidden marker (`<!-- codingworker:… -->`) a comment body carries, if any.
@@ -387,23 +411,36 @@ impl GitHub for OctocrabGitHub {
         repo: &str,
         branch: &str,
     ) -> Result<Option<PullRequest>, GitHubError> {
-        let owner = repo.split_once('/').map_or(repo, |(o, _)| o);
-        let path = format!(
-            "{}/pulls?state=open&head={}&per_page=100",
-            repo_path(repo),
-            encode(&format!("{owner}:{branch}"))
-        );
-        let (list, _) = self.call(Method::GET, &path, None).await?;
-        Ok(list.as_array().and_then(|l| l.first()).map(pr_of))
+        let (owner, name) = split(repo);
+        let page = self
+            .retry("list pull requests", || async {
+                self.client
+                    .pulls(owner, name)
+                    .list()
+                    .state(octocrab::params::State::Open)
+                    .head(format!("{owner}:{branch}"))
+                    .per_page(100u8)
+                    .send()
+                    .await
+            })
+            .await?;
+        Ok(page.items.first().map(pr_of))
     }
 
     async fn create_pr(&self, repo: &str, pr: &NewPullRequest) -> Result<PullRequest, GitHubError> {
-        let body = json!({
-            "title": pr.title, "body": pr.body, "head": pr.head, "base": pr.base, "draft": pr.draft
-        });
-        let path = format!("{}/pulls", repo_path(repo));
-        let (v, _) = self.call(Method::POST, &path, Some(&body)).await?;
-        Ok(pr_of(&v))
+        let (owner, name) = split(repo);
+        let created = self
+            .retry("open a pull request", || async {
+                self.client
+                    .pulls(owner, name)
+                    .create(&pr.title, &pr.head, &pr.base)
+                    .body(&pr.body)
+                    .draft(pr.draft)
+                    .send()
+                    .await
+            })
+            .await?;
+        Ok(pr_of(&created))
     }
 
     async fn update_pr(
@@ -413,15 +450,19 @@ impl GitHub for OctocrabGitHub {
         title: &str,
         body: &str,
     ) -> Result<PullRequest, GitHubError> {
-        let path = format!("{}/pulls/{number}", repo_path(repo));
-        let (v, _) = self
-            .call(
-                Method::PATCH,
-                &path,
-                Some(&json!({"title": title, "body": body})),
-            )
+        let (owner, name) = split(repo);
+        let updated = self
+            .retry("update a pull request", || async {
+                self.client
+                    .pulls(owner, name)
+                    .update(number)
+                    .title(title)
+                    .body(body)
+                    .send()
+                    .await
+            })
             .await?;
-        Ok(pr_of(&v))
+        Ok(pr_of(&updated))
     }
 
     async fn add_labels(
@@ -430,10 +471,15 @@ impl GitHub for OctocrabGitHub {
         number: u64,
         labels: &[String],
     ) -> Result<(), GitHubError> {
-        let path = format!("{}/issues/{number}/labels", repo_path(repo));
-        self.call(Method::POST, &path, Some(&json!({"labels": labels})))
-            .await
-            .map(|_| ())
+        let (owner, name) = split(repo);
+        self.retry("add labels", || async {
+            self.client
+                .issues(owner, name)
+                .add_labels(number, labels)
+                .await
+        })
+        .await
+        .map(|_| ())
     }
 
     async fn request_reviewers(
@@ -442,34 +488,44 @@ impl GitHub for OctocrabGitHub {
         number: u64,
         reviewers: &[String],
     ) -> Result<(), GitHubError> {
-        let path = format!("{}/pulls/{number}/requested_reviewers", repo_path(repo));
-        self.call(Method::POST, &path, Some(&json!({"reviewers": reviewers})))
-            .await
-            .map(|_| ())
+        // octocrab's `request_reviews` reads GitHub's answer (the pull request) as a review;
+        // the answer is not needed, so it is read as nothing at all.
+        let (owner, name) = split(repo);
+        let route = format!("/repos/{owner}/{name}/pulls/{number}/requested_reviewers");
+        let body = json!({ "reviewers": reviewers });
+        self.retry("request reviewers", || {
+            self.client
+                .post::<_, serde::de::IgnoredAny>(route.clone(), Some(&body))
+        })
+        .await
+        .map(|_| ())
     }
 
     async fn comment(&self, repo: &str, issue: u64, body: &str) -> Result<String, GitHubError> {
-        let path = format!("{}/issues/{issue}/comments", repo_path(repo));
+        let (owner, name) = split(repo);
         // A comment with a marker is looked for before it is posted again: GitHub may
         // have taken the first POST before the answer was lost.
         let marker = marker_of(body);
-        let (v, _) = self
-            .call_checking(
-                Method::POST,
-                &path,
-                Some(&json!({"body": body})),
-                || async {
-                    let m = marker.as_deref()?;
-                    let url = self.find_comment(repo, issue, m).await.ok()??;
-                    Some(json!({"html_url": url}))
-                },
-            )
-            .await?;
-        Ok(v["html_url"].as_str().unwrap_or_default().to_owned())
+        self.retry_checking(
+            "comment",
+            || async {
+                let c = self
+                    .client
+                    .issues(owner, name)
+                    .create_comment(issue, body)
+                    .await?;
+                Ok(c.html_url.to_string())
+            },
+            || async {
+                let m = marker.as_deref()?;
+                self.find_comment(repo, issue, m).await.ok()?
+            },
+        )
+        .await
     }
 
     async fn whoami(&self) -> Result<(String, Option<String>), GitHubError> {
-        let (v, headers) = self.call(Method::GET, "/user", None).await?;
+        let (v, headers) = self.get_raw("/user").await?;
         let login = v["login"].as_str().unwrap_or_default().to_owned();
         let scopes = headers
             .get("x-oauth-scopes")
@@ -484,24 +540,36 @@ impl GitHub for OctocrabGitHub {
         issue: u64,
         marker: &str,
     ) -> Result<Option<String>, GitHubError> {
-        let mut path = Some(format!(
-            "{}/issues/{issue}/comments?per_page=100",
-            repo_path(repo)
-        ));
-        let mut pages = 0;
-        while let Some(p) = path.take() {
-            let (list, headers) = self.call(Method::GET, &p, None).await?;
-            let found = list
-                .as_array()
-                .into_iter()
-                .flatten()
-                .find(|c| c["body"].as_str().is_some_and(|b| b.contains(marker)));
+        use octocrab::models::issues::Comment;
+        let (owner, name) = split(repo);
+        let mut page = self
+            .retry("list comments", || async {
+                self.client
+                    .issues(owner, name)
+                    .list_comments(issue)
+                    .per_page(100u8)
+                    .send()
+                    .await
+            })
+            .await?;
+        for _ in 0..MAX_PAGES {
+            let found = page
+                .items
+                .iter()
+                .find(|c| c.body.as_deref().is_some_and(|b| b.contains(marker)));
             if let Some(c) = found {
-                return Ok(Some(c["html_url"].as_str().unwrap_or_default().to_owned()));
+                return Ok(Some(c.html_url.to_string()));
             }
-            pages += 1;
-            if pages < MAX_PAGES {
-                path = next_page(&headers);
+            let next = page.next.clone();
+            if next.is_none() {
+                break;
+            }
+            match self
+                .retry("list comments", || self.client.get_page::<Comment>(&next))
+                .await?
+            {
+                Some(p) => page = p,
+                None => break,
             }
         }
         Ok(None)
@@ -582,18 +650,7 @@ mod tests {
     }
 
     #[test]
-    fn follows_link_headers() {
-        let h = headers(&[(
-            "link",
-            "<https://api.github.com/repositories/1/issues/3/comments?per_page=100&page=2>; rel=\"next\", <https://api.github.com/repositories/1/issues/3/comments?per_page=100&page=5>; rel=\"last\"",
-        )]);
-        assert_eq!(
-            next_page(&h).as_deref(),
-            Some("/repositories/1/issues/3/comments?per_page=100&page=2")
-        );
-        assert_eq!(next_page(&HeaderMap::new()), None);
-        assert_eq!(repo_path("o/r.x"), "/repos/o/r.x");
-        assert_eq!(encode("o:auto-code/issue-1"), "o%3Aauto-code%2Fissue-1");
+    fn finds_the_marker_of_a_comment() {
         assert_eq!(
             marker_of("text\n\n<!-- codingworker:abc:tell -->").as_deref(),
             Some("<!-- codingworker:abc:tell -->")
