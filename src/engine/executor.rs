@@ -210,12 +210,7 @@ impl Engine {
         // The playbook's env is rendered once, with the run's context.
         let top = Scope::top();
         let ctx = engine.ctx(&top);
-        let rendered = render_env(
-            &engine.s.run.templates,
-            "/env",
-            &engine.s.run.playbook.env,
-            &ctx,
-        );
+        let rendered = render_env(&engine.s.run.templates, &engine.s.run.playbook.env, &ctx);
         match (rendered, &mut plan) {
             (Ok(rendered), plan) => {
                 if let Some(p) = plan {
@@ -443,12 +438,7 @@ impl Engine {
         if let Some(a) = &scope.attempt {
             env.extend(a.env.clone());
         }
-        match render_env(
-            &self.s.run.templates,
-            &format!("{pointer}/env"),
-            &step.env,
-            &ctx,
-        ) {
+        match render_env(&self.s.run.templates, &step.env, &ctx) {
             Ok(step_env) => env.extend(step_env),
             Err(e) => return StepResult::failed(e),
         }
@@ -575,16 +565,6 @@ impl Engine {
         });
     }
 
-    /// Renders an attempt's env (used by the retry step).
-    pub(crate) fn render_attempt_env(
-        &self,
-        pointer: &str,
-        env: &EnvMap,
-        ctx: &Value,
-    ) -> Result<BTreeMap<String, String>, String> {
-        render_env(&self.s.run.templates, pointer, env, ctx)
-    }
-
     pub(crate) async fn snapshot_changed_since(
         &self,
         before: &Option<crate::adapters::git::Snapshot>,
@@ -669,15 +649,16 @@ pub(crate) fn index_steps(steps: &[Step], out: &mut BTreeMap<String, Value>) {
 /// Renders an env map whose templates sit under `pointer`.
 pub(crate) fn render_env(
     templates: &Templates,
-    pointer: &str,
     env: &EnvMap,
     ctx: &Value,
 ) -> Result<BTreeMap<String, String>, String> {
     let mut out = BTreeMap::new();
-    for (name, _) in env.iter() {
-        let p = crate::source::yaml::pointer_push(pointer, name);
+    for (name, t) in env.iter() {
+        let p = t
+            .pointer()
+            .ok_or_else(|| format!("internal error: env `{name}` was not compiled"))?;
         let value = templates
-            .render(SiteKind::Text, &p, ctx)
+            .render(SiteKind::Text, p, ctx)
             .map_err(|e| format!("template error in env `{name}`: {e}"))?;
         if !child_env::env_safe(name, &value) {
             return Err(format!(

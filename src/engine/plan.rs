@@ -239,12 +239,7 @@ impl Engine {
                     env.extend(a.env.clone());
                     own.push(words(&a.env));
                 }
-                match render_env(
-                    &self.s.run.templates,
-                    &format!("{pointer}/env"),
-                    &step.env,
-                    &ctx,
-                ) {
+                match render_env(&self.s.run.templates, &step.env, &ctx) {
                     Ok(step_env) => {
                         own.push(words(&step_env));
                         env.extend(step_env);
@@ -402,12 +397,7 @@ impl Engine {
                 indent: inner + 1,
             };
             let ctx = self.ctx(&attempt);
-            let skipped = match render_env(
-                &self.s.run.templates,
-                &format!("{pointer}/retry/attempts/{i}/env"),
-                &entry.env,
-                &ctx,
-            ) {
+            let skipped = match render_env(&self.s.run.templates, &entry.env, &ctx) {
                 Ok(env) => {
                     if let Some(a) = attempt.attempt.as_mut() {
                         a.env.extend(env);

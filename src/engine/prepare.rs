@@ -79,9 +79,10 @@ pub fn branch_name(
         None,
         false,
     );
+    let pointer = p.playbook.branch.pointer().unwrap_or("/branch");
     let branch = p
         .templates
-        .render(SiteKind::Text, "/branch", &ctx)
+        .render(SiteKind::Text, pointer, &ctx)
         .map_err(|e| format!("the playbook's `branch` cannot be rendered: {e}"))?;
     let branch = branch.trim().to_owned();
     if branch.is_empty() || !git2::Branch::name_is_valid(&branch).unwrap_or(false) {

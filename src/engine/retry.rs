@@ -110,11 +110,7 @@ impl Engine {
                 indent: 0,
             };
             let ctx = self.ctx(&inner);
-            match self.render_attempt_env(
-                &format!("{pointer}/retry/attempts/{i}/env"),
-                &entry.env,
-                &ctx,
-            ) {
+            match super::executor::render_env(&self.s.run.templates, &entry.env, &ctx) {
                 Ok(env) => {
                     if let Some(a) = inner.attempt.as_mut() {
                         a.env.extend(env);

@@ -223,15 +223,18 @@ async fn call_agent(
         Some(&attempt),
         false,
     );
-    let render = |field: &str| -> Result<String, String> {
-        if field == "aider/model" {
-            return Ok(model.to_owned());
+    // The model and the task's files are eval's own, as they are: templates made here have
+    // no place in the playbook and render to their text.
+    let render = |t: &crate::playbook::types::Template| -> Result<String, String> {
+        match t.pointer() {
+            None => Ok(t.as_str().to_owned()),
+            Some(p) => templates
+                .render(SiteKind::Text, p, &ctx)
+                .map_err(|e| format!("template error in `{}`: {e}", p.replace('/', "."))),
         }
-        templates
-            .render(SiteKind::Text, &format!("{}/{field}", agent.pointer), &ctx)
-            .map_err(|e| format!("template error in `{}`: {e}", field.replace('/', ".")))
     };
     let mut spec = agent.spec.clone();
+    spec.model = crate::playbook::types::Template::new(model);
     if !task.files.is_empty() {
         spec.files = task
             .files

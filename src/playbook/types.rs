@@ -20,17 +20,48 @@ pub const ENV_NAME_PATTERN: &str = "^[A-Za-z_][A-Za-z0-9_]*$";
 pub const DURATION_FORMAT: &str = "humantime";
 
 /// A minijinja template string (`{{ }}` / `{% %}`), rendered at run time.
+///
+/// It is also the handle its compiled form is rendered by: collecting a playbook's
+/// templates (`crate::template::sites`) records each one's place (its JSON pointer) in it,
+/// so the code that renders a field names the field itself (`&spec.model`), never a
+/// pointer string of its own.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(transparent)]
 #[schemars(description = "A minijinja template string: `{{ expression }}` and `{% statement %}`.")]
-pub struct Template(pub String);
+pub struct Template(
+    pub String,
+    #[serde(skip)]
+    #[schemars(skip)]
+    pub Place,
+);
+
+/// Where a template sits in its playbook, once its templates were collected.
+#[derive(Debug, Clone, Default)]
+pub struct Place(std::sync::OnceLock<std::sync::Arc<str>>);
+
+/// Two templates are equal by their text, wherever they sit.
+impl PartialEq for Place {
+    fn eq(&self, _: &Self) -> bool {
+        true
+    }
+}
+
+impl Eq for Place {}
 
 impl Template {
     pub fn new(s: impl Into<String>) -> Self {
-        Self(s.into())
+        Self(s.into(), Place::default())
     }
     pub fn as_str(&self) -> &str {
         &self.0
+    }
+    /// Its JSON pointer, once collected (`None`: a template made by code, not compiled).
+    pub fn pointer(&self) -> Option<&str> {
+        self.1.0.get().map(|p| &**p)
+    }
+    /// Records where it sits (the first place recorded stays).
+    pub fn place(&self, pointer: &str) {
+        let _ = self.1.0.set(pointer.into());
     }
 }
 
@@ -130,7 +161,7 @@ impl<'de> Deserialize<'de> for Flag {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         Ok(match d.deserialize_any(BoolOrStr)? {
             Ok(b) => Flag::Bool(b),
-            Err(s) => Flag::Template(Template(s)),
+            Err(s) => Flag::Template(Template::new(s)),
         })
     }
 }

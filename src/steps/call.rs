@@ -16,6 +16,7 @@ use crate::adapters::git::{Remote, Workspace};
 use crate::adapters::github::GitHub;
 use crate::mask::Masker;
 use crate::playbook::model::{Playbook, Step};
+use crate::playbook::types::Template;
 use crate::process::{self, Supervision};
 use crate::task::Task;
 use crate::template::context::ContextBase;
@@ -118,21 +119,25 @@ pub struct StepCall<'a> {
 }
 
 impl StepCall<'_> {
-    /// Renders a text template of this step (`field` relative to the step, e.g. `aider/model`).
-    pub fn render(&self, s: &Services, field: &str) -> Result<String, String> {
+    /// Renders a text template of this step (a field of its spec: `&spec.model`).
+    pub fn render(&self, s: &Services, t: &Template) -> Result<String, String> {
+        let pointer = t
+            .pointer()
+            .ok_or("internal error: a template of the step was not compiled")?;
+        // `aider.files.0` for `/steps/2/aider/files/0`.
+        let field = pointer
+            .strip_prefix(self.pointer)
+            .unwrap_or(pointer)
+            .trim_start_matches('/')
+            .replace('/', ".");
         let bounds = crate::template::Bounds {
             deadline: Some(self.deadline.into_std()),
             cancel: Some(s.run.cancel.clone()),
         };
         s.run
             .templates
-            .render_bounded(
-                SiteKind::Text,
-                &format!("{}/{field}", self.pointer),
-                &self.ctx,
-                &bounds,
-            )
-            .map_err(|e| format!("template error in `{}`: {e}", field.replace('/', ".")))
+            .render_bounded(SiteKind::Text, pointer, &self.ctx, &bounds)
+            .map_err(|e| format!("template error in `{field}`: {e}"))
     }
 
     pub fn log_path(&self, s: &Services) -> PathBuf {

@@ -5,6 +5,7 @@
 //! inside double quotes and here-documents they become variables the process gets, and where
 //! neither is safe the step fails before anything runs (see `crate::template::shell`).
 
+use crate::playbook::model::StepKind;
 use crate::steps::call::{Services, StepCall, run_process};
 use crate::steps::kind::{Kind, PlanOut, Running};
 use crate::steps::result::{StepResult, StepStatus};
@@ -25,10 +26,7 @@ impl Kind for Shell {
             out.say(&format!("env: {}", out.env_line));
         }
         let bounds = Bounds::default();
-        let rendered =
-            s.run
-                .templates
-                .render_shell(&format!("{}/shell", call.pointer), &call.ctx, &bounds);
+        let rendered = render(s, call, &bounds);
         match rendered {
             Ok(cmd) => {
                 let script = cmd.script.trim_end();
@@ -53,6 +51,23 @@ impl Kind for Shell {
     }
 }
 
+/// Renders the step's command (its `shell` template, by its place in the playbook).
+fn render(
+    s: &Services,
+    call: &StepCall<'_>,
+    bounds: &Bounds,
+) -> Result<crate::template::ShellCommand, crate::template::TemplateError> {
+    let pointer = match &call.step.kind {
+        StepKind::Shell(t) => t.pointer(),
+        _ => None,
+    };
+    s.run.templates.render_shell(
+        pointer.unwrap_or("(a shell step's command that was not compiled)"),
+        &call.ctx,
+        bounds,
+    )
+}
+
 /// Linux refuses a single argument longer than this (MAX_ARG_STRLEN).
 const MAX_ARG: usize = 128 * 1024 - 1;
 
@@ -61,22 +76,17 @@ async fn run(s: &Services, call: &StepCall<'_>) -> StepResult {
         deadline: Some(call.deadline.into_std()),
         cancel: Some(s.run.cancel.clone()),
     };
-    let command =
-        match s
-            .run
-            .templates
-            .render_shell(&format!("{}/shell", call.pointer), &call.ctx, &bounds)
-        {
-            Ok(c) => c,
-            Err(e) => {
-                let status = match e.bound {
-                    Some(Bound::Deadline) => StepStatus::TimedOut,
-                    Some(Bound::Cancelled) => StepStatus::Cancelled,
-                    _ => StepStatus::Failure,
-                };
-                return StepResult::with_status(status, format!("template error in `shell`: {e}"));
-            }
-        };
+    let command = match render(s, call, &bounds) {
+        Ok(c) => c,
+        Err(e) => {
+            let status = match e.bound {
+                Some(Bound::Deadline) => StepStatus::TimedOut,
+                Some(Bound::Cancelled) => StepStatus::Cancelled,
+                _ => StepStatus::Failure,
+            };
+            return StepResult::with_status(status, format!("template error in `shell`: {e}"));
+        }
+    };
     if command.script.len() > MAX_ARG {
         return StepResult::failed(format!(
             "the rendered command is {} KiB, over the {} KiB one argument may have; read large values from a file or shorten them (`| tail(60)`)",

@@ -7,7 +7,6 @@
 use crate::playbook::model::{Playbook, Step, StepKind};
 use crate::playbook::types::{Condition, EnvMap, Flag, Template};
 use crate::source::yaml::pointer_push;
-use crate::steps::pr_open::spec as pr_open;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SiteKind {
@@ -120,15 +119,16 @@ impl Collector {
         });
     }
 
+    /// A template, which learns its place.
     fn template(&mut self, pointer: &str, t: &Template) {
+        t.place(pointer);
         self.push(pointer.to_owned(), t.as_str(), SiteKind::Text, false);
     }
 
-    fn template_or(&mut self, pointer: String, t: Option<&Template>, default: &str) {
-        match t {
-            Some(t) => self.push(pointer, t.as_str(), SiteKind::Text, false),
-            None => self.push(pointer, default, SiteKind::Text, true),
-        }
+    /// A field with a default: the template given, or the default's (an implicit site).
+    fn template_or(&mut self, pointer: String, given: Option<&Template>, effective: &Template) {
+        effective.place(&pointer);
+        self.push(pointer, effective.as_str(), SiteKind::Text, given.is_none());
     }
 
     fn templates(&mut self, pointer: &str, list: &[Template]) {
@@ -155,6 +155,7 @@ impl Collector {
         self.env(&format!("{p}/env"), &step.env);
         match &step.kind {
             StepKind::Shell(t) => {
+                t.place(&format!("{p}/shell"));
                 self.push(format!("{p}/shell"), t.as_str(), SiteKind::Shell, false)
             }
             StepKind::Aider(a) => {
@@ -182,16 +183,8 @@ impl Collector {
                 self.in_retry = outer;
             }
             StepKind::PrOpen(pr) => {
-                self.template_or(
-                    format!("{p}/pr_open/title"),
-                    pr.title.as_ref(),
-                    pr_open::DEFAULT_TITLE,
-                );
-                self.template_or(
-                    format!("{p}/pr_open/body"),
-                    pr.body.as_ref(),
-                    pr_open::DEFAULT_BODY,
-                );
+                self.template_or(format!("{p}/pr_open/title"), pr.title.as_ref(), pr.title());
+                self.template_or(format!("{p}/pr_open/body"), pr.body.as_ref(), pr.body());
                 if let Some(Flag::Template(t)) = &pr.draft {
                     self.template(&format!("{p}/pr_open/draft"), t);
                 }
@@ -203,11 +196,79 @@ impl Collector {
                 self.template_or(
                     format!("{p}/pr_open/commit_message"),
                     pr.commit_message.as_ref(),
-                    pr_open::DEFAULT_COMMIT_MESSAGE,
+                    pr.commit_message(),
                 );
             }
             StepKind::Comment(c) => self.template(&format!("{p}/comment/body"), &c.body),
         }
         self.step = outer_step;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::playbook::model::StepKind;
+    use crate::source::SourceFile;
+
+    /// Collecting the sites tells every template of the spec where it sits, defaults
+    /// included: the runners render by these places, so a field cannot be rendered from
+    /// another field's pointer.
+    #[test]
+    fn every_template_learns_its_place() {
+        let text = include_str!("../../tests/fixtures/valid/everything.yml");
+        let loaded =
+            crate::playbook::load_source(SourceFile::new("everything.yml", text.to_owned()));
+        let pb = loaded.playbook.expect("the fixture loads");
+        assert_eq!(pb.branch.pointer(), None, "not collected yet");
+        let sites = super::collect(&pb);
+        assert_eq!(pb.branch.pointer(), Some("/branch"));
+        for (name, t) in pb.env.iter() {
+            assert_eq!(t.pointer(), Some(format!("/env/{name}").as_str()));
+        }
+        let mut seen = 0;
+        let mut visit = |steps: &[crate::playbook::model::Step], base: &dyn Fn(usize) -> String| {
+            for (i, step) in steps.iter().enumerate() {
+                let p = base(i);
+                match &step.kind {
+                    StepKind::Shell(t) => {
+                        assert_eq!(t.pointer(), Some(format!("{p}/shell").as_str()));
+                        seen += 1;
+                    }
+                    StepKind::Aider(a) => {
+                        assert_eq!(a.model.pointer(), Some(format!("{p}/aider/model").as_str()));
+                        for (j, f) in a.files.iter().enumerate() {
+                            assert_eq!(f.pointer(), Some(format!("{p}/aider/files/{j}").as_str()));
+                        }
+                        seen += 1;
+                    }
+                    StepKind::PrOpen(pr) => {
+                        assert_eq!(
+                            pr.title().pointer(),
+                            Some(format!("{p}/pr_open/title").as_str())
+                        );
+                        assert_eq!(
+                            pr.body().pointer(),
+                            Some(format!("{p}/pr_open/body").as_str())
+                        );
+                        seen += 1;
+                    }
+                    StepKind::Comment(c) => {
+                        assert_eq!(c.body.pointer(), Some(format!("{p}/comment/body").as_str()));
+                        seen += 1;
+                    }
+                    StepKind::Retry(_) => {}
+                }
+            }
+        };
+        visit(&pb.steps, &|i| format!("/steps/{i}"));
+        let StepKind::Retry(r) = &pb.steps[1].kind else {
+            panic!("the fixture's second step is a retry")
+        };
+        visit(&r.steps, &|i| format!("/steps/1/retry/steps/{i}"));
+        assert!(seen >= 4, "{seen}");
+        // Each place is a compiled site.
+        for site in &sites {
+            assert!(site.pointer.starts_with('/'), "{}", site.pointer);
+        }
     }
 }

@@ -5,6 +5,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use crate::adapters::ollama;
+use crate::playbook::types::Template;
 use crate::playbook::validate::check_relative;
 use crate::steps::call::{Services, StepCall, run_process_env};
 use crate::steps::kind::PlanOut;
@@ -97,21 +98,21 @@ impl Invocation {
     }
 }
 
-/// Works out the invocation; `render(field)` renders a field of the step (`aider/model`).
+/// Works out the invocation; `render(t)` renders a template of the spec.
 pub fn prepare(
     spec: &AiderSpec,
-    render: &dyn Fn(&str) -> Result<String, String>,
+    render: &dyn Fn(&Template) -> Result<String, String>,
     at: &Where<'_>,
 ) -> Result<Invocation, String> {
-    let model = render("aider/model")?.trim().to_owned();
+    let model = render(&spec.model)?.trim().to_owned();
     if model.is_empty() {
         return Err("`aider.model` rendered to an empty string".into());
     }
-    let message = render("aider/message")?;
+    let message = render(&spec.message)?;
     let mut notes = Vec::new();
     let mut files = Vec::new();
-    for i in 0..spec.files.len() {
-        let pattern = render(&format!("aider/files/{i}"))?;
+    for t in &spec.files {
+        let pattern = render(t)?;
         files.extend(resolve_paths(
             "files",
             &pattern,
@@ -121,8 +122,8 @@ pub fn prepare(
         )?);
     }
     let mut reads = Vec::new();
-    for i in 0..spec.read.len() {
-        let pattern = render(&format!("aider/read/{i}"))?;
+    for t in &spec.read {
+        let pattern = render(t)?;
         reads.extend(resolve_paths(
             "read",
             &pattern,
@@ -131,19 +132,11 @@ pub fn prepare(
             &mut notes,
         )?);
     }
-    let edit_format = spec
-        .edit_format
-        .as_ref()
-        .map(|_| render("aider/edit_format"))
-        .transpose()?;
-    let api_base = spec
-        .api_base
-        .as_ref()
-        .map(|_| render("aider/api_base"))
-        .transpose()?;
+    let edit_format = spec.edit_format.as_ref().map(render).transpose()?;
+    let api_base = spec.api_base.as_ref().map(render).transpose()?;
     let mut extra = Vec::new();
-    for i in 0..spec.args.len() {
-        extra.push(render(&format!("aider/args/{i}"))?);
+    for t in &spec.args {
+        extra.push(render(t)?);
     }
 
     let route = if ollama::is_ollama_model(&model) {

@@ -16,14 +16,14 @@ pub fn marker(task_key: &str, step: &str) -> String {
 impl Kind for CommentSpec {
     fn run<'a>(&'a self, s: &'a Services, call: &'a StepCall<'a>) -> Running<'a> {
         Box::pin(async move {
-            match comment(s, call).await {
+            match comment(s, call, self).await {
                 Ok(r) | Err(r) => r,
             }
         })
     }
 
     fn plan(&self, s: &Services, call: &StepCall<'_>, out: &mut PlanOut) {
-        match call.render(s, "comment/body") {
+        match call.render(s, &self.body) {
             Ok(body) => {
                 let t = &s.run.task;
                 out.block(
@@ -42,10 +42,14 @@ impl Kind for CommentSpec {
 
 // The error side is the step's result too, once per step: its size does not matter.
 #[allow(clippy::result_large_err)]
-async fn comment(s: &Services, call: &StepCall<'_>) -> Result<StepResult, StepResult> {
+async fn comment(
+    s: &Services,
+    call: &StepCall<'_>,
+    spec: &CommentSpec,
+) -> Result<StepResult, StepResult> {
     let mut body = s
         .masker
-        .mask(&call.render(s, "comment/body").map_err(StepResult::failed)?);
+        .mask(&call.render(s, &spec.body).map_err(StepResult::failed)?);
     let repo = &s.run.task.repo.full_name;
     let issue = s.run.task.issue.number;
     // A task the queue delivers again (after a crash) must not comment twice: the comment

@@ -1,6 +1,7 @@
 //! Running a `pr_open` step.
 
 use super::spec::*;
+use crate::playbook::types::Template;
 use std::fmt::Write as _;
 
 use crate::adapters::git::{CleanRoom, Remote, parse_ls_remote};
@@ -33,26 +34,28 @@ pub struct Target<'a> {
 pub fn render(
     spec: &PrOpenSpec,
     to: &Target<'_>,
-    render: &dyn Fn(&str) -> Result<String, String>,
+    render: &dyn Fn(&Template) -> Result<String, String>,
 ) -> Result<Request, String> {
-    let title = to.masker.mask(render("pr_open/title")?.trim());
+    let title = to.masker.mask(render(spec.title())?.trim());
     if title.is_empty() {
         return Err("`pr_open.title` rendered to an empty string".into());
     }
-    let body = to.masker.mask(&render("pr_open/body")?);
+    let body = to.masker.mask(&render(spec.body())?);
     let draft = match &spec.draft {
         None => false,
         Some(crate::playbook::types::Flag::Bool(b)) => *b,
-        Some(crate::playbook::types::Flag::Template(_)) => parse_bool(&render("pr_open/draft")?)
-            .ok_or("`pr_open.draft` must render to `true` or `false`")?,
+        Some(crate::playbook::types::Flag::Template(t)) => {
+            parse_bool(&render(t)?).ok_or("`pr_open.draft` must render to `true` or `false`")?
+        }
     };
     let base = match &spec.base {
-        Some(_) => render("pr_open/base")?.trim().to_owned(),
+        Some(t) => render(t)?.trim().to_owned(),
         None => to.default_base.to_owned(),
     };
-    let list = |field: &str, n: usize| -> Result<Vec<String>, String> {
-        (0..n)
-            .map(|i| render(&format!("pr_open/{field}/{i}")).map(|v| v.trim().to_owned()))
+    let list = |templates: &[Template]| -> Result<Vec<String>, String> {
+        templates
+            .iter()
+            .map(|t| render(t).map(|v| v.trim().to_owned()))
             .filter(|v| !matches!(v, Ok(s) if s.is_empty()))
             .collect()
     };
@@ -64,9 +67,9 @@ pub fn render(
             base,
             draft,
         },
-        labels: list("labels", spec.labels.len())?,
-        reviewers: list("reviewers", spec.reviewers.len())?,
-        commit_message: to.masker.mask(&render("pr_open/commit_message")?),
+        labels: list(&spec.labels)?,
+        reviewers: list(&spec.reviewers)?,
+        commit_message: to.masker.mask(&render(spec.commit_message())?),
     })
 }
 

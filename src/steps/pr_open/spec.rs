@@ -34,4 +34,43 @@ pub struct PrOpenSpec {
     /// Message of the commit made of uncommitted changes.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub commit_message: Option<Template>,
+    /// The defaults of the fields left out, as templates of their own.
+    #[serde(skip)]
+    #[schemars(skip)]
+    pub defaults: Defaults,
+}
+
+/// The templates `title`, `body` and `commit_message` have when left out.
+#[derive(Debug, Clone)]
+pub struct Defaults {
+    pub title: Template,
+    pub body: Template,
+    pub commit_message: Template,
+}
+
+impl Default for Defaults {
+    fn default() -> Self {
+        Self {
+            title: Template::new(DEFAULT_TITLE),
+            body: Template::new(DEFAULT_BODY),
+            commit_message: Template::new(DEFAULT_COMMIT_MESSAGE),
+        }
+    }
+}
+
+impl PrOpenSpec {
+    /// The title's template, given or default.
+    pub fn title(&self) -> &Template {
+        self.title.as_ref().unwrap_or(&self.defaults.title)
+    }
+    /// The body's template, given or default.
+    pub fn body(&self) -> &Template {
+        self.body.as_ref().unwrap_or(&self.defaults.body)
+    }
+    /// The commit message's template, given or default.
+    pub fn commit_message(&self) -> &Template {
+        self.commit_message
+            .as_ref()
+            .unwrap_or(&self.defaults.commit_message)
+    }
 }
