@@ -119,7 +119,7 @@ pub(crate) struct Input {
 }
 
 /// Runs every check.
-pub(crate) async fn run(input: &Input) -> Report {
+pub(crate) async fn run_checks(input: &Input) -> Report {
     let env = &input.env;
     let mut checks = vec![git(), aider(env).await];
 

@@ -804,7 +804,7 @@ mod tests {
             masker: crate::mask::Masker::default(),
             watch: None,
         };
-        let done = crate::process::run(&cmd, &sup, None).await.unwrap();
+        let done = crate::process::run_command(&cmd, &sup, None).await.unwrap();
         stop.store(true, std::sync::atomic::Ordering::SeqCst);
         let (processes, text) = spy.join().unwrap();
         assert_eq!(

@@ -79,7 +79,7 @@ impl Mirror {
             ))
         })?;
         let cmd = remote.fetch(&self.dir, parent, branch)?;
-        let fetched = process::run(&cmd, sup, None)
+        let fetched = process::run_command(&cmd, sup, None)
             .await
             .map_err(|e| GitError(e.to_string()))?;
         if fetched.ending != Ending::Exited(0) {

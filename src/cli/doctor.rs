@@ -4,11 +4,11 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use super::Format;
-use crate::doctor::{Input, run as run_checks};
+use crate::doctor::{Input, run_checks};
 use crate::error::{Error, Outcome};
 use crate::process::env as child_env;
 
-pub(super) fn run(config: Option<PathBuf>, format: Format) -> Result<Outcome, Error> {
+pub(super) fn doctor(config: Option<PathBuf>, format: Format) -> Result<Outcome, Error> {
     let runtime = super::runtime::build(super::runtime::Threads::One)?;
     let _entered = runtime.enter();
     let input = Input {

@@ -113,7 +113,7 @@ fn parse_share(s: &str) -> Result<f64, String> {
     }
 }
 
-pub(super) fn run(args: &EvalArgs) -> Result<Outcome, Error> {
+pub(super) fn eval(args: &EvalArgs) -> Result<Outcome, Error> {
     let env = child_env::current();
     let prepared = prepare_playbook(&args.playbook)?;
     let tasks_dir = match &args.tasks {
@@ -148,7 +148,9 @@ pub(super) fn run(args: &EvalArgs) -> Result<Outcome, Error> {
             .map_or(args.max_response.0 * 2, |s| s.0),
     };
     let runtime = super::runtime::build(super::runtime::Threads::Two)?;
-    let trials = runtime.block_on(eval::run(&plan)).map_err(Error::Setup)?;
+    let trials = runtime
+        .block_on(eval::run_trials(&plan))
+        .map_err(Error::Setup)?;
     let summaries = eval::summarize(&trials, &args.models, &criteria);
     let verdict = eval::decide(&summaries, &criteria);
 

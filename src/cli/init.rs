@@ -173,7 +173,7 @@ steps:
     )
 }
 
-pub fn run(dir: &Path, force: bool) -> Result<Outcome, Error> {
+pub fn init(dir: &Path, force: bool) -> Result<Outcome, Error> {
     if !dir.is_dir() {
         return Err(Error::Setup(format!(
             "{} is not a directory",

@@ -17,8 +17,6 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 use crate::error::{Error, Outcome};
-use crate::triggers::local::LocalRun;
-use crate::triggers::worker::WorkerArgs;
 use schema::SchemaKind;
 
 #[derive(Debug, Parser)]
@@ -59,9 +57,9 @@ pub enum Command {
         kind: SchemaKind,
     },
     /// Run one issue locally in a fresh worktree of the repository (or print the plan).
-    Run(LocalRun),
+    Run(run::RunArgs),
     /// Long-poll the SQS queue and turn tasks into pull requests.
-    Worker(WorkerArgs),
+    Worker(worker::WorkerCommand),
     /// Print which playbook a task would get from the worker's routes, and why.
     Route {
         /// The worker's configuration file.
@@ -117,7 +115,7 @@ pub fn main() -> ExitCode {
     let cli = Cli::parse();
     init_logging(cli.log_format);
     crate::process::env::protect_self();
-    let result = run(cli);
+    let result = dispatch(cli);
     ExitCode::from(match result {
         Ok(outcome) => outcome.exit_code(),
         Err(Error::Reported(e)) => e.exit_code(),
@@ -128,19 +126,19 @@ pub fn main() -> ExitCode {
     })
 }
 
-fn run(cli: Cli) -> Result<Outcome, Error> {
+fn dispatch(cli: Cli) -> Result<Outcome, Error> {
     match cli.command {
-        Command::Validate { files, format } => validate::run(&files, format),
-        Command::Schema { kind } => schema::run(kind),
-        Command::Run(opts) => run::run(&opts),
-        Command::Init { dir, force } => init::run(&dir, force),
+        Command::Validate { files, format } => validate::validate(&files, format),
+        Command::Schema { kind } => schema::print_schema(kind),
+        Command::Run(opts) => run::run_local(&opts),
+        Command::Init { dir, force } => init::init(&dir, force),
         Command::Worker(args) => {
             let runtime = runtime::build(runtime::Threads::Two)?;
-            crate::triggers::worker::run(&args, &runtime)
+            crate::triggers::worker::run_worker(&(&args).into(), &runtime)
         }
-        Command::Doctor { config, format } => doctor::run(config, format),
-        Command::Eval(args) => eval::run(&args),
-        Command::Runs(args) => runs::run(&args),
+        Command::Doctor { config, format } => doctor::doctor(config, format),
+        Command::Eval(args) => eval::eval(&args),
+        Command::Runs(args) => runs::runs(&args),
         Command::Route { config, issue } => worker::route(&config, &issue),
         Command::Enqueue {
             queue_url,

@@ -117,7 +117,7 @@ pub fn workdir_of(place: &Place) -> Result<PathBuf, Error> {
     crate::config::workdir(place.workdir.as_deref(), &env)
 }
 
-pub fn run(args: &RunsArgs) -> Result<Outcome, Error> {
+pub fn runs(args: &RunsArgs) -> Result<Outcome, Error> {
     let workdir = workdir_of(&args.place)?;
     let store = Store::open(&workdir).map_err(|e| Error::Setup(e.to_string()))?;
     match &args.command {

@@ -56,7 +56,7 @@ pub fn generate_text(kind: SchemaKind) -> String {
     to_text(&generate(kind))
 }
 
-pub fn run(kind: SchemaKind) -> Result<Outcome, Error> {
+pub fn print_schema(kind: SchemaKind) -> Result<Outcome, Error> {
     print!("{}", generate_text(kind));
     Ok(Outcome::Success)
 }

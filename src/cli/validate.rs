@@ -8,7 +8,7 @@ use crate::error::{Error, Outcome};
 use crate::playbook::load_file;
 
 /// Validates each file; exit 0 all valid, 1 any invalid, 2 any unreadable.
-pub(super) fn run(files: &[PathBuf], format: Format) -> Result<Outcome, Error> {
+pub(super) fn validate(files: &[PathBuf], format: Format) -> Result<Outcome, Error> {
     let mut invalid = false;
     let mut unreadable = Vec::new();
     let mut json_files = Vec::new();

@@ -1,6 +1,6 @@
 //! `codingworker worker`, `route` and `enqueue`: the queue side of the command line.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use crate::adapters::sqs::Queue;
 use crate::config::worker as config;
@@ -41,4 +41,33 @@ pub(super) fn enqueue(queue_url: &str, issue: &Path, raw: bool) -> Result<Outcom
     let id = id.map_err(|e| Error::Setup(e.to_string()))?;
     println!("sent {} to {queue_url} (message {id})", issue.display());
     Ok(Outcome::Success)
+}
+
+/// The options of `codingworker worker`.
+#[derive(Debug, Clone, clap::Args)]
+pub struct WorkerCommand {
+    /// The worker's configuration file.
+    #[arg(long)]
+    pub config: PathBuf,
+    /// Exit when a receive finds the queue empty (after the tasks in flight end).
+    #[arg(long)]
+    pub once: bool,
+    /// Serve the status page and its API on this address (e.g. 127.0.0.1:8787; port 0
+    /// picks a free one). Off by default; an address that is not loopback needs a token.
+    #[arg(long)]
+    pub status_addr: Option<std::net::SocketAddr>,
+    /// The token the status page asks for (at least 16 characters); required off loopback.
+    #[arg(long, env = "CODINGWORKER_STATUS_TOKEN", hide_env_values = true)]
+    pub status_token: Option<String>,
+}
+
+impl From<&WorkerCommand> for crate::triggers::worker::WorkerArgs {
+    fn from(a: &WorkerCommand) -> Self {
+        Self {
+            config: a.config.clone(),
+            once: a.once,
+            status_addr: a.status_addr,
+            status_token: a.status_token.clone(),
+        }
+    }
 }

@@ -116,7 +116,7 @@ pub(crate) struct Plan<'a> {
 }
 
 /// Runs every model on every task `repeat` times, in that order.
-pub(crate) async fn run(plan: &Plan<'_>) -> Result<Vec<Trial>, String> {
+pub(crate) async fn run_trials(plan: &Plan<'_>) -> Result<Vec<Trial>, String> {
     let agent = agent_step(&plan.prepared.playbook.steps)
         .ok_or("the playbook has no aider step to evaluate")?;
     let mut trials = Vec::new();
@@ -289,7 +289,7 @@ async fn call_agent(
     };
     let sampler = measure::PeakSampler::start();
     let started = Instant::now();
-    let finished = process::run(&cmd, &sup, None).await;
+    let finished = process::run_command(&cmd, &sup, None).await;
     let seconds = started.elapsed().as_secs_f64();
     let peak = sampler.stop().await;
     let finished = finished.map_err(|e| (seconds, peak, e.to_string()))?;

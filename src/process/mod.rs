@@ -148,7 +148,7 @@ impl Drop for GroupGuard {
 }
 
 /// Runs a command to its end, its deadline, or cancellation.
-pub async fn run(
+pub async fn run_command(
     cmd: &Command,
     sup: &Supervision,
     header: Option<&str>,
@@ -411,7 +411,7 @@ mod tests {
             l.contains("retrying").then(|| format!("saw `{l}`"))
         }));
         let started = std::time::Instant::now();
-        let f = run(&sh("echo working; echo retrying in 1s; sleep 20"), &s, None)
+        let f = run_command(&sh("echo working; echo retrying in 1s; sleep 20"), &s, None)
             .await
             .unwrap();
         assert_eq!(f.ending, Ending::Stopped);
@@ -424,7 +424,7 @@ mod tests {
 
     #[tokio::test]
     async fn captures_output_and_exit_code() {
-        let f = run(
+        let f = run_command(
             &sh("echo out; echo err >&2; exit 3"),
             &sup(Duration::from_secs(10)),
             None,
@@ -441,7 +441,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let pidfile = dir.path().join("pid");
         let script = format!("sleep 300 & echo $! > {}; wait", pidfile.display());
-        let f = run(&sh(&script), &sup(Duration::from_millis(700)), None)
+        let f = run_command(&sh(&script), &sup(Duration::from_millis(700)), None)
             .await
             .unwrap();
         assert_eq!(f.ending, Ending::TimedOut);
@@ -466,7 +466,7 @@ mod tests {
 
     #[tokio::test]
     async fn sigkill_follows_an_ignored_sigterm() {
-        let f = run(
+        let f = run_command(
             &sh("trap '' TERM; sleep 300"),
             &sup(Duration::from_millis(300)),
             None,
@@ -485,7 +485,7 @@ mod tests {
             tokio::time::sleep(Duration::from_millis(200)).await;
             cancel.cancel();
         });
-        let f = run(&sh("sleep 300"), &s, None).await.unwrap();
+        let f = run_command(&sh("sleep 300"), &s, None).await.unwrap();
         assert_eq!(f.ending, Ending::Cancelled);
     }
 
@@ -493,7 +493,7 @@ mod tests {
     async fn a_missing_program_is_a_spawn_error() {
         let mut c = sh("");
         c.program = "/nonexistent/program".into();
-        let e = run(&c, &sup(Duration::from_secs(1)), None)
+        let e = run_command(&c, &sup(Duration::from_secs(1)), None)
             .await
             .unwrap_err();
         assert!(

@@ -116,7 +116,7 @@ fn router(state: Arc<AppState>) -> Router {
         .route("/app.css", get(style))
         .route("/api/status", get(status))
         .route("/api/runs", get(runs))
-        .route("/api/runs/{id}", get(run))
+        .route("/api/runs/{id}", get(run_detail))
         .route("/api/runs/{id}/events", get(events))
         .route("/api/runs/{id}/cancel", post(cancel))
         .route("/api/stats", get(stats))
@@ -360,7 +360,7 @@ async fn find(state: &Arc<AppState>, id: String) -> Result<RunDetail, Response> 
     .ok_or_else(|| refuse(StatusCode::NOT_FOUND, &format!("no run {shown}")))
 }
 
-async fn run(
+async fn run_detail(
     State(state): State<Arc<AppState>>,
     Path(id): Path<String>,
 ) -> Result<Json<RunDetail>, Response> {

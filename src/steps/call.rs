@@ -191,7 +191,7 @@ pub(crate) async fn run_process_env(
     };
     let mut sup = call.supervision(s);
     sup.watch = watch.clone();
-    match process::run(&cmd, &sup, Some(header)).await {
+    match process::run_command(&cmd, &sup, Some(header)).await {
         Ok(f) => {
             let mut r = StepResult::from_process(f, call.limit);
             if let Some(reason) = watch.and_then(|w| w.reason()) {

@@ -16,7 +16,7 @@ pub struct Shell;
 
 impl Kind for Shell {
     fn run<'a>(&'a self, s: &'a Services, call: &'a StepCall<'a>) -> Running<'a> {
-        Box::pin(run(s, call))
+        Box::pin(run_shell(s, call))
     }
 
     /// The command exactly as `sh -c` receives it, and the variables that carry its values
@@ -71,7 +71,7 @@ fn render(
 /// Linux refuses a single argument longer than this (MAX_ARG_STRLEN).
 const MAX_ARG: usize = 128 * 1024 - 1;
 
-async fn run(s: &Services, call: &StepCall<'_>) -> StepResult {
+async fn run_shell(s: &Services, call: &StepCall<'_>) -> StepResult {
     let bounds = Bounds {
         deadline: Some(call.deadline.into_std()),
         cancel: Some(s.run.cancel.clone()),

@@ -359,7 +359,7 @@ impl Templates {
             )));
         }
         let guard = std::sync::Arc::new(Guard::new(bounds, false));
-        self.run(&Site::name_of(kind, pointer), pointer, ctx, &guard)
+        self.render_guarded(&Site::name_of(kind, pointer), pointer, ctx, &guard)
     }
 
     /// Renders the shell command at `pointer` within `bounds`: the script, and the variables
@@ -371,7 +371,7 @@ impl Templates {
         bounds: &Bounds,
     ) -> Result<ShellCommand, TemplateError> {
         let guard = std::sync::Arc::new(Guard::new(bounds, true));
-        let script = self.run(
+        let script = self.render_guarded(
             &Site::name_of(SiteKind::Shell, pointer),
             pointer,
             ctx,
@@ -388,7 +388,7 @@ impl Templates {
         shell::resolve(&script, &values).map_err(|e| TemplateError::internal(e.to_string()))
     }
 
-    fn run(
+    fn render_guarded(
         &self,
         name: &str,
         pointer: &str,

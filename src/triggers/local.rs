@@ -16,39 +16,26 @@ use crate::engine::executor::{Engine, EngineOptions, RunInput};
 use crate::engine::observe::Observer;
 use crate::engine::plan::{self, PlanInput};
 use crate::engine::prepare::{Prepared, branch_name, new_run_id, prepare};
-use crate::engine::report::{RunReport, RunStatus, format_ms};
-use crate::error::{Error, Outcome};
+use crate::engine::report::RunReport;
+use crate::error::Error;
 use crate::process::env as child_env;
 use crate::source::SourceFile;
 use crate::task::Task;
 
-/// The options of `codingworker run`.
-#[derive(Debug, Clone, clap::Args)]
-pub struct LocalRun {
-    /// The playbook.
+/// What a local run is asked to do (the command line's `run` options).
+#[derive(Debug, Clone)]
+pub(crate) struct LocalRun {
     pub playbook: PathBuf,
-    /// The issue: a task message or a GitHub `issues` webhook payload (JSON).
-    #[arg(long)]
     pub issue: PathBuf,
-    /// The git repository to work on (default: the current directory). Its working tree is
-    /// never touched; the run branch is created in it.
-    #[arg(long)]
+    /// The repository (default: the current directory).
     pub repo: Option<PathBuf>,
-    /// Print the plan (rendered templates, argv, every attempt) and change nothing.
-    #[arg(long)]
     pub dry_run: bool,
-    /// Where to write run.json, summary.md and logs (default: WORKDIR/runs/RUN_ID).
-    #[arg(long)]
+    /// Where run.json, summary.md and logs go (default: WORKDIR/runs/RUN_ID).
     pub out: Option<PathBuf>,
-    /// Worktrees and runs go here (default: $CODINGWORKER_WORKDIR or ~/.codingworker).
-    #[arg(long)]
     pub workdir: Option<PathBuf>,
-    /// Restart the run branch from HEAD if it exists (removes that branch's old worktree).
-    #[arg(long)]
+    /// Restart the run branch from HEAD if it exists.
     pub force: bool,
-    /// Push and talk to GitHub with $GITHUB_TOKEN ($GITHUB_API_URL for another API). Without
-    /// it, pr_open and comment print what they would send.
-    #[arg(long)]
+    /// Push and talk to GitHub with $GITHUB_TOKEN.
     pub github: bool,
 }
 
@@ -60,12 +47,26 @@ pub(crate) fn prepare_playbook(path: &Path) -> Result<Prepared, Error> {
     Ok(prepared)
 }
 
+/// What a local run did, for the command line to show.
+pub(crate) enum Done {
+    /// `--dry-run`: the plan.
+    Planned(crate::engine::plan::Plan),
+    /// The run ended: its report, the repository its branch is in, its directory, and
+    /// the signal that stopped it (0: none).
+    Ran {
+        report: Box<RunReport>,
+        repo: PathBuf,
+        run_dir: PathBuf,
+        signal: i32,
+    },
+}
+
 /// Runs (or plans) one issue; `observers` hear of the run as it goes (a spinner).
-pub(crate) fn run(
+pub(crate) fn run_issue(
     opts: &LocalRun,
     mut observers: Vec<Box<dyn Observer>>,
     runtime: &tokio::runtime::Runtime,
-) -> Result<Outcome, Error> {
+) -> Result<Done, Error> {
     let env = child_env::current();
     let prepared = prepare_playbook(&opts.playbook)?;
     let task = Task::from_file(&opts.issue)?;
@@ -98,15 +99,7 @@ pub(crate) fn run(
             branch_exists: SourceRepo::discover(&repo_dir).is_ok_and(|r| r.has_branch(&branch)),
             force: opts.force,
         }));
-        print!("{}", plan.text);
-        if plan.problems > 0 {
-            eprintln!(
-                "error: the plan shows {} problem(s) as <…>: the run would stop or fail there",
-                plan.problems
-            );
-            return Ok(Outcome::Failed);
-        }
-        return Ok(Outcome::Success);
+        return Ok(Done::Planned(plan));
     }
 
     if !repo_dir.is_dir() {
@@ -214,11 +207,11 @@ pub(crate) fn run(
         engine.run().await
     });
     drop(registration);
-    print_result(&report, &source.root, &run_dir);
-    Ok(match (report.status, signalled.load(Ordering::SeqCst)) {
-        (RunStatus::Success, _) => Outcome::Success,
-        (RunStatus::Cancelled, n) if n > 0 => Outcome::Stopped(n),
-        _ => Outcome::Failed,
+    Ok(Done::Ran {
+        report: Box::new(report),
+        repo: source.root.clone(),
+        run_dir,
+        signal: signalled.load(Ordering::SeqCst),
     })
 }
 
@@ -245,38 +238,4 @@ async fn stop_on_signals(cancel: CancellationToken, got: Arc<AtomicI32>) {
     };
     got.store(number as i32, Ordering::SeqCst);
     cancel.cancel();
-}
-
-fn print_result(report: &RunReport, repo: &Path, run_dir: &Path) {
-    println!(
-        "run {} {} in {}",
-        report.id,
-        report.status.as_str(),
-        format_ms(report.duration_ms)
-    );
-    println!("  branch:   {} (in {})", report.branch, repo.display());
-    println!("  worktree: {}", report.workdir);
-    println!("  report:   {}", run_dir.join("run.json").display());
-    println!("  summary:  {}", run_dir.join("summary.md").display());
-    if report.status != RunStatus::Success
-        && let Some(failed) = report.steps.iter().rev().find(|s| s.status.is_failed())
-    {
-        let attempt = failed
-            .attempt
-            .as_ref()
-            .map(|a| format!(" (attempt {})", a.number))
-            .unwrap_or_default();
-        let why = failed.message.as_deref().unwrap_or("failed");
-        println!("  failed:   step `{}`{attempt}: {why}", failed.id);
-        if let Some(log) = &failed.log {
-            println!("  its log:  {}", run_dir.join(log).display());
-        }
-    }
-    if let Some(pr) = &report.pr {
-        println!(
-            "  pull request: {} ({})",
-            pr.url,
-            if pr.created { "opened" } else { "updated" }
-        );
-    }
 }

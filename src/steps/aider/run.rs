@@ -307,7 +307,7 @@ fn argv_path(p: &str) -> String {
 
 impl Kind for AiderSpec {
     fn run<'a>(&'a self, s: &'a Services, call: &'a StepCall<'a>) -> Running<'a> {
-        Box::pin(run(s, call, self))
+        Box::pin(run_aider(s, call, self))
     }
 
     fn plan(&self, s: &Services, call: &StepCall<'_>, out: &mut PlanOut) {
@@ -362,7 +362,7 @@ fn invocation(spec: &AiderSpec, s: &Services, call: &StepCall<'_>) -> Result<Inv
     prepare(spec, &|field| call.render(s, field), &at)
 }
 
-async fn run(s: &Services, call: &StepCall<'_>, spec: &AiderSpec) -> StepResult {
+async fn run_aider(s: &Services, call: &StepCall<'_>, spec: &AiderSpec) -> StepResult {
     let inv = match invocation(spec, s, call) {
         Ok(inv) => inv,
         Err(e) => return StepResult::failed(e),

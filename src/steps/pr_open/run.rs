@@ -114,7 +114,7 @@ fn parse_bool(s: &str) -> Option<bool> {
 
 impl Kind for PrOpenSpec {
     fn run<'a>(&'a self, s: &'a Services, call: &'a StepCall<'a>) -> Running<'a> {
-        Box::pin(run(s, call, self))
+        Box::pin(open_pr(s, call, self))
     }
 
     fn plan(&self, s: &Services, call: &StepCall<'_>, out: &mut PlanOut) {
@@ -154,7 +154,7 @@ impl Kind for PrOpenSpec {
     }
 }
 
-async fn run(s: &Services, call: &StepCall<'_>, spec: &PrOpenSpec) -> StepResult {
+async fn open_pr(s: &Services, call: &StepCall<'_>, spec: &PrOpenSpec) -> StepResult {
     let target = Target {
         branch: &s.run.branch,
         default_base: &s.run.task.repo.default_branch,
@@ -308,7 +308,7 @@ async fn push(
     let ls = target
         .ls_remote(&room.dir, &s.run.parent_env, &s.run.branch)
         .map_err(|e| e.to_string())?;
-    let seen = process::run(&ls, &sup, None)
+    let seen = process::run_command(&ls, &sup, None)
         .await
         .map_err(|e| e.to_string())?;
     if seen.ending != Ending::Exited(0) {
@@ -328,7 +328,7 @@ async fn push(
             &head,
         )
         .map_err(|e| e.to_string())?;
-    let pushed = process::run(&cmd, &sup, None)
+    let pushed = process::run_command(&cmd, &sup, None)
         .await
         .map_err(|e| e.to_string())?;
     log.push_str(&pushed.captured.output);

@@ -38,21 +38,13 @@ use crate::engine::executor::EngineOptions;
 use crate::error::{Error, Outcome};
 use crate::process::env as child_env;
 
-/// The options of `codingworker worker`.
-#[derive(Debug, Clone, clap::Args)]
-pub struct WorkerArgs {
-    /// The worker's configuration file.
-    #[arg(long)]
+/// What the worker is asked to do (the command line's `worker` options).
+#[derive(Debug, Clone)]
+pub(crate) struct WorkerArgs {
     pub config: PathBuf,
-    /// Exit when a receive finds the queue empty (after the tasks in flight end).
-    #[arg(long)]
+    /// Exit when a receive finds the queue empty.
     pub once: bool,
-    /// Serve the status page and its API on this address (e.g. 127.0.0.1:8787; port 0
-    /// picks a free one). Off by default; an address that is not loopback needs a token.
-    #[arg(long)]
     pub status_addr: Option<std::net::SocketAddr>,
-    /// The token the status page asks for (at least 16 characters); required off loopback.
-    #[arg(long, env = "CODINGWORKER_STATUS_TOKEN", hide_env_values = true)]
     pub status_token: Option<String>,
 }
 
@@ -138,7 +130,10 @@ pub(crate) struct Worker {
 
 /// `codingworker worker`.
 /// Runs the worker on `runtime` until it is stopped.
-pub(crate) fn run(args: &WorkerArgs, runtime: &tokio::runtime::Runtime) -> Result<Outcome, Error> {
+pub(crate) fn run_worker(
+    args: &WorkerArgs,
+    runtime: &tokio::runtime::Runtime,
+) -> Result<Outcome, Error> {
     let mut env = child_env::current();
     // A token given on the command line is masked like one from the environment.
     if let Some(t) = args.status_token.as_ref().filter(|t| !t.is_empty()) {
