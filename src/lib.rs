@@ -16,6 +16,7 @@ pub(crate) mod error;
 pub(crate) mod eval;
 pub mod history;
 pub(crate) mod mask;
+pub(crate) mod paths;
 pub mod playbook;
 pub mod process;
 pub(crate) mod schema;

@@ -47,6 +47,7 @@ fn the_playbook_language_imports_nothing_of_the_runner() {
         "src/task.rs",
         "src/text.rs",
         "src/mask.rs",
+        "src/paths.rs",
     ]
     .iter()
     .flat_map(|p| rust_files(p))
@@ -66,6 +67,7 @@ fn the_playbook_language_imports_nothing_of_the_runner() {
         "task",
         "text",
         "mask",
+        "paths",
     ];
     let mut wrong = Vec::new();
     for file in &language {

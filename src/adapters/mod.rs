@@ -1,7 +1,6 @@
 //! The outside world codingworker talks to: the checkout's file system, git, GitHub, the
 //! Ollama server, the SQS queue.
 
-pub(crate) mod fs;
 pub(crate) mod git;
 pub(crate) mod github;
 pub(crate) mod mirror;

@@ -14,7 +14,7 @@ use globset::GlobMatcher;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use crate::diagnostic::{Diagnostic, render_human, sort_and_dedup};
+use crate::diagnostic::{Diagnostic, render_human};
 use crate::error::Error;
 use crate::playbook::types::HumanDuration;
 use crate::schema::check::SchemaChecker;
@@ -241,48 +241,21 @@ fn checker() -> &'static SchemaChecker {
 
 /// Loads `worker.yml` text. `base` is the directory relative playbook paths start from.
 pub fn load_source(source: SourceFile, base: &Path) -> LoadedConfig {
-    let mut diagnostics = Vec::new();
-    let doc = match Document::parse(&source.text) {
-        Ok(doc) => doc,
-        Err(e) => {
-            diagnostics.push(Diagnostic::error("yaml", e.message).at(e.span));
-            return LoadedConfig {
-                source,
-                config: None,
-                document: None,
-                diagnostics,
-            };
-        }
-    };
-    diagnostics.extend(checker().check(&doc));
-    let mut config = None;
-    if diagnostics.is_empty() {
-        match serde_path_to_error::deserialize::<_, WorkerConfig>(&doc.value) {
-            Ok(c) => config = Some(c),
-            Err(e) => diagnostics.push(
-                Diagnostic::error("invalid", e.inner().to_string())
-                    .at(doc.value_span(&crate::playbook::load::path_to_pointer(e.path()))),
-            ),
-        }
-    }
-    match &config {
-        Some(c) => diagnostics.extend(semantics(c, &doc, base)),
-        // One misspelt key must not hide the next problem: check what can be read.
-        None => {
-            if let Some(c) = readable_part(&doc) {
-                diagnostics.extend(semantics(&c, &doc, base));
+    let read =
+        crate::schema::pipeline::read::<WorkerConfig>(&source.text, checker(), |config, doc| {
+            match config {
+                Some(c) => semantics(c, doc, base),
+                // One misspelt key must not hide the next problem: check what can be read.
+                None => readable_part(doc)
+                    .map(|c| semantics(&c, doc, base))
+                    .unwrap_or_default(),
             }
-        }
-    }
-    sort_and_dedup(&mut diagnostics);
-    if diagnostics.iter().any(Diagnostic::is_error) {
-        config = None;
-    }
+        });
     LoadedConfig {
         source,
-        config,
-        document: Some(doc),
-        diagnostics,
+        config: read.value,
+        document: read.doc,
+        diagnostics: read.diagnostics,
     }
 }
 

@@ -713,11 +713,10 @@ pub fn step_cwd(checkout: &Path, workdir: Option<&str>) -> Result<PathBuf, Strin
     let Some(dir) = workdir else {
         return Ok(checkout.to_path_buf());
     };
-    crate::playbook::validate::check_relative(dir).map_err(|why| format!("`workdir` {why}"))?;
+    crate::paths::check_relative(dir).map_err(|why| format!("`workdir` {why}"))?;
     let path = checkout.join(dir);
     if !path.is_dir() {
         return Err(format!("`workdir` {dir} does not exist in the checkout"));
     }
-    crate::adapters::fs::inside(checkout, checkout, dir)
-        .map_err(|why| format!("`workdir` {dir} {why}"))
+    crate::paths::inside(checkout, checkout, dir).map_err(|why| format!("`workdir` {dir} {why}"))
 }

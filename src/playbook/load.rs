@@ -11,8 +11,8 @@ use serde_json::Value;
 use super::model::{DEFAULT_BRANCH, Playbook, Step};
 use super::types::{EnvMap, EnvName, Template};
 use super::validate;
-use crate::diagnostic::{Diagnostic, sort_and_dedup};
-use crate::schema::check::{SchemaChecker, at_path};
+use crate::diagnostic::Diagnostic;
+use crate::schema::check::SchemaChecker;
 
 use crate::source::yaml::Document;
 use crate::source::{ReadError, SourceFile, Span};
@@ -51,95 +51,69 @@ pub fn load_file(path: &Path) -> Result<Loaded, ReadError> {
 
 /// Loads a playbook from text.
 pub fn load_source(source: SourceFile) -> Loaded {
-    let mut diagnostics = Vec::new();
-    let doc = match Document::parse(&source.text) {
-        Ok(doc) => doc,
-        Err(e) => {
-            diagnostics.push(Diagnostic::error("yaml", e.message).at(e.span));
-            return Loaded {
-                source,
-                playbook: None,
-                diagnostics,
+    let read = crate::schema::pipeline::read::<Playbook>(
+        &source.text,
+        playbook_checker(),
+        |playbook, doc| {
+            let partial_steps: Vec<Step>;
+            let parts = match playbook {
+                Some(pb) => Parts {
+                    branch: pb.branch.clone(),
+                    env: pb.env.clone(),
+                    vars: pb.vars.clone(),
+                    secrets: pb.secrets.iter().map(|s| s.0.clone()).collect(),
+                    steps: pb
+                        .steps
+                        .iter()
+                        .enumerate()
+                        .map(|(i, s)| (step_pointer(i), false, s))
+                        .collect(),
+                },
+                None => {
+                    let mut found = Vec::new();
+                    if let Some(steps) = doc.value.get("steps") {
+                        readable_steps("/steps", steps, false, &mut found);
+                    }
+                    let (places, steps): (Vec<(String, bool)>, Vec<Step>) =
+                        found.into_iter().unzip();
+                    partial_steps = steps;
+                    Parts {
+                        branch: doc
+                            .value
+                            .get("branch")
+                            .and_then(|b| serde_json::from_value(b.clone()).ok())
+                            .unwrap_or_else(|| Template::new(DEFAULT_BRANCH)),
+                        env: doc
+                            .value
+                            .get("env")
+                            .and_then(|e| serde_json::from_value(e.clone()).ok())
+                            .unwrap_or_default(),
+                        vars: doc
+                            .value
+                            .get("vars")
+                            .and_then(|v| serde_json::from_value(v.clone()).ok())
+                            .unwrap_or_default(),
+                        secrets: doc
+                            .value
+                            .get("secrets")
+                            .and_then(|v| serde_json::from_value::<Vec<EnvName>>(v.clone()).ok())
+                            .map(|v| v.into_iter().map(|s| s.0).collect())
+                            .unwrap_or_default(),
+                        steps: places
+                            .into_iter()
+                            .zip(partial_steps.iter())
+                            .map(|((pointer, in_retry), s)| (pointer, in_retry, s))
+                            .collect(),
+                    }
+                }
             };
-        }
-    };
-    diagnostics.extend(playbook_checker().check(&doc));
-
-    let mut playbook = None;
-    if diagnostics.is_empty() {
-        match serde_path_to_error::deserialize::<_, Playbook>(&doc.value) {
-            Ok(pb) => playbook = Some(pb),
-            Err(e) => {
-                // The schema should have caught this; say where anyway.
-                let pointer = path_to_pointer(e.path());
-                diagnostics.push(
-                    Diagnostic::error("invalid", format!("{}{}", e.inner(), at_path(&pointer)))
-                        .at(doc.value_span(&pointer)),
-                );
-            }
-        }
-    }
-
-    let partial_steps: Vec<Step>;
-    let parts = match &playbook {
-        Some(pb) => Parts {
-            branch: pb.branch.clone(),
-            env: pb.env.clone(),
-            vars: pb.vars.clone(),
-            secrets: pb.secrets.iter().map(|s| s.0.clone()).collect(),
-            steps: pb
-                .steps
-                .iter()
-                .enumerate()
-                .map(|(i, s)| (step_pointer(i), false, s))
-                .collect(),
+            validate::check(&parts, doc, &source)
         },
-        None => {
-            let mut found = Vec::new();
-            if let Some(steps) = doc.value.get("steps") {
-                readable_steps("/steps", steps, false, &mut found);
-            }
-            let (places, steps): (Vec<(String, bool)>, Vec<Step>) = found.into_iter().unzip();
-            partial_steps = steps;
-            Parts {
-                branch: doc
-                    .value
-                    .get("branch")
-                    .and_then(|b| serde_json::from_value(b.clone()).ok())
-                    .unwrap_or_else(|| Template::new(DEFAULT_BRANCH)),
-                env: doc
-                    .value
-                    .get("env")
-                    .and_then(|e| serde_json::from_value(e.clone()).ok())
-                    .unwrap_or_default(),
-                vars: doc
-                    .value
-                    .get("vars")
-                    .and_then(|v| serde_json::from_value(v.clone()).ok())
-                    .unwrap_or_default(),
-                secrets: doc
-                    .value
-                    .get("secrets")
-                    .and_then(|v| serde_json::from_value::<Vec<EnvName>>(v.clone()).ok())
-                    .map(|v| v.into_iter().map(|s| s.0).collect())
-                    .unwrap_or_default(),
-                steps: places
-                    .into_iter()
-                    .zip(partial_steps.iter())
-                    .map(|((pointer, in_retry), s)| (pointer, in_retry, s))
-                    .collect(),
-            }
-        }
-    };
-    diagnostics.extend(validate::check(&parts, &doc, &source));
-    sort_and_dedup(&mut diagnostics);
-    if diagnostics.iter().any(Diagnostic::is_error) {
-        playbook = None;
-    }
+    );
     Loaded {
         source,
-        playbook,
-        diagnostics,
+        playbook: read.value,
+        diagnostics: read.diagnostics,
     }
 }
 
@@ -167,19 +141,6 @@ fn readable_steps(
             out.push(((here, in_retry), step));
         }
     }
-}
-
-pub(crate) fn path_to_pointer(path: &serde_path_to_error::Path) -> String {
-    use serde_path_to_error::Segment;
-    let mut pointer = String::new();
-    for seg in path.iter() {
-        match seg {
-            Segment::Seq { index } => pointer = format!("{pointer}/{index}"),
-            Segment::Map { key } => pointer = crate::source::yaml::pointer_push(&pointer, key),
-            Segment::Enum { .. } | Segment::Unknown => {}
-        }
-    }
-    pointer
 }
 
 /// Where a diagnostic for `pointer` should point: the value, or for a field that was

@@ -6,6 +6,7 @@
 //! validates a user's YAML against one and turns the errors into positioned diagnostics.
 
 pub(crate) mod check;
+pub(crate) mod pipeline;
 
 use schemars::generate::SchemaSettings;
 use serde_json::Value;

@@ -5,8 +5,8 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use crate::adapters::ollama;
+use crate::paths::check_relative;
 use crate::playbook::types::Template;
-use crate::playbook::validate::check_relative;
 use crate::steps::call::{Services, StepCall, run_process_env};
 use crate::steps::kind::PlanOut;
 use crate::steps::kind::{Kind, Running};
@@ -256,7 +256,7 @@ pub fn resolve_paths(
     let pattern = pattern.trim();
     check_relative(pattern).map_err(|why| format!("`{field}` entry `{pattern}` {why}"))?;
     let inside = |rel: &str| -> Result<(), String> {
-        crate::adapters::fs::inside(checkout, cwd, rel)
+        crate::paths::inside(checkout, cwd, rel)
             .map(drop)
             .map_err(|why| format!("`{field}` entry `{rel}` {why}"))
     };

@@ -1,4 +1,6 @@
-//! The checkout's file system: where a path really leads.
+//! Paths a playbook names, kept inside the checkout: the check of the text
+//! ([`check_relative`]: `validate` and the run both use it) and where a path really leads
+//! on disk ([`inside`], which follows the checkout's symlinks).
 //!
 //! A path a playbook names (`files`, `read`, `workdir`) must stay inside the checkout. The
 //! checkout's files come from the repository, so any of them can be a symlink, and one whose
@@ -8,6 +10,26 @@
 //! symlink, existing target or not.
 
 use std::path::{Component, Path, PathBuf};
+
+/// Whether a relative path stays inside the directory it is relative to.
+pub(crate) fn check_relative(path: &str) -> Result<(), &'static str> {
+    let p = std::path::Path::new(path);
+    if p.is_absolute() || path.starts_with('~') {
+        return Err("must be relative to the checkout");
+    }
+    let mut depth: i32 = 0;
+    for c in p.components() {
+        match c {
+            std::path::Component::ParentDir => depth -= 1,
+            std::path::Component::Normal(_) => depth += 1,
+            _ => {}
+        }
+        if depth < 0 {
+            return Err("leaves the checkout (`..`)");
+        }
+    }
+    Ok(())
+}
 
 /// Symlinks followed at most while resolving one path (Linux's own limit is 40).
 const MAX_LINKS: usize = 40;
@@ -84,6 +106,16 @@ pub(crate) fn inside(root: &Path, dir: &Path, rel: &str) -> Result<PathBuf, &'st
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn relative_paths_must_stay_inside() {
+        assert!(check_relative("src/**/*.py").is_ok());
+        assert!(check_relative("a/../b").is_ok());
+        assert!(check_relative("../x").is_err());
+        assert!(check_relative("a/../../x").is_err());
+        assert!(check_relative("/etc/passwd").is_err());
+        assert!(check_relative("~/x").is_err());
+    }
     use std::os::unix::fs::symlink;
 
     #[test]
