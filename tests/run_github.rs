@@ -185,6 +185,20 @@ fn github_errors_fail_the_step_and_never_show_the_token() {
     let everything = format!("{}{}{}", ran.stdout, ran.stderr, s.all_output_text());
     assert!(!everything.contains(TOKEN));
 
+    // A proxy's HTML error page is not passed on: its status says it.
+    let s = Sandbox::new();
+    let remote = s.bare_remote();
+    let gh = FakeGitHub::start(TOKEN);
+    gh.fail_next_html("POST /repos/acme/demo/pulls", 403);
+    let task = s.task_from("pass", "b", remote.to_str().unwrap());
+    let ran = run(&s, &gh, &task, &[]);
+    assert_eq!(ran.code, 1, "{}", ran.stderr);
+    assert_eq!(
+        s.report()["steps"][2]["message"],
+        "failed to open the pull request: GitHub answered 403: Forbidden"
+    );
+    assert!(!s.all_output_text().contains("<html>"));
+
     // A wrong token is a 401, reported as such.
     let s = Sandbox::new();
     let remote = s.bare_remote();

@@ -1115,3 +1115,37 @@ fn a_comment_already_on_a_later_page_is_found_not_posted_again() {
         .count();
     assert_eq!(pages, 2, "{:?}", s.github.requests());
 }
+
+/// A page link to another host is not followed: the token would go there. The search for
+/// the task's comment stops at the first page (and the comment is posted).
+#[test]
+fn a_page_of_comments_on_another_host_is_not_followed() {
+    let s = Setup::new(3, Knobs::default(), SOLVE);
+    s.github.link_pages_to("http://127.0.0.1:9");
+    {
+        let mut st = s.github.state.lock().unwrap();
+        for i in 0..150 {
+            st.comments.push(crate::support::fake_github::Comment {
+                repo: "acme/demo".into(),
+                issue: 7,
+                body: format!("an unrelated comment {i}"),
+            });
+        }
+    }
+    s.queue.send(&s.task("run-1"));
+    let ran: Ran = s.worker(true).output().unwrap().into();
+    assert_eq!(ran.code, 0, "{}", ran.stderr);
+    assert_eq!(s.github.comments().len(), 151, "{}", ran.stderr);
+    assert!(
+        ran.stderr.contains("on another host; not followed"),
+        "{}",
+        ran.stderr
+    );
+    let pages = s
+        .github
+        .requests()
+        .iter()
+        .filter(|r| r.starts_with("GET /repos/acme/demo/issues/7/comments"))
+        .count();
+    assert_eq!(pages, 1, "{:?}", s.github.requests());
+}

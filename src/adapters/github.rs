@@ -190,6 +190,8 @@ pub(crate) async fn comment_once(
 pub(crate) struct OctocrabGitHub {
     client: Octocrab,
     policy: RetryPolicy,
+    /// The API's origin: pages are followed only there (the token goes with them).
+    api: http::Uri,
 }
 
 impl OctocrabGitHub {
@@ -206,9 +208,13 @@ impl OctocrabGitHub {
             .set_read_timeout(Some(Duration::from_secs(60)))
             .build()
             .map_err(|e| GitHubError::Transport(e.to_string()))?;
+        let api = api_url.parse().map_err(|e| {
+            GitHubError::Transport(format!("invalid GitHub API URL `{api_url}`: {e}"))
+        })?;
         Ok(Self {
             client,
             policy: RetryPolicy::default(),
+            api,
         })
     }
 
@@ -306,7 +312,16 @@ impl Failure {
         match e {
             // GitHub answered with an error status: its status and headers decide.
             octocrab::Error::GitHub { source, .. } => {
-                let mut message = source.message.clone();
+                // A proxy's HTML error page is not a message to pass on (to a run's
+                // report, to the issue): its status says it.
+                let mut message = source.message.trim().to_owned();
+                if message.is_empty() || message.starts_with('<') || message.len() > 300 {
+                    message = source
+                        .status_code
+                        .canonical_reason()
+                        .unwrap_or("error")
+                        .to_owned();
+                }
                 let details: Vec<&str> = source
                     .errors
                     .iter()
@@ -552,7 +567,8 @@ impl GitHub for OctocrabGitHub {
                     .await
             })
             .await?;
-        for _ in 0..MAX_PAGES {
+        let mut pages = 1;
+        loop {
             let found = page
                 .items
                 .iter()
@@ -560,19 +576,26 @@ impl GitHub for OctocrabGitHub {
             if let Some(c) = found {
                 return Ok(Some(c.html_url.to_string()));
             }
-            let next = page.next.clone();
-            if next.is_none() {
-                break;
+            // The next page, only on the API's own origin: the token goes with it.
+            let next = page.next.clone().filter(|u| {
+                let ours = u.scheme() == self.api.scheme() && u.authority() == self.api.authority();
+                if !ours {
+                    tracing::warn!(link = %u, "GitHub's next page of comments is on another host; not followed (the token would go there)");
+                }
+                ours
+            });
+            if next.is_none() || pages >= MAX_PAGES {
+                return Ok(None);
             }
             match self
                 .retry("list comments", || self.client.get_page::<Comment>(&next))
                 .await?
             {
                 Some(p) => page = p,
-                None => break,
+                None => return Ok(None),
             }
+            pages += 1;
         }
-        Ok(None)
     }
 }
 

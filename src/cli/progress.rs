@@ -13,7 +13,7 @@ use tracing_subscriber::fmt::MakeWriter;
 
 use crate::engine::observe::{Event, Observer};
 
-/// The spinner of the step in progress, if any; shared by the layer and the writer.
+/// The spinner of the step in progress, if any; shared by the observer and the log writer.
 #[derive(Clone, Default)]
 pub(super) struct Spinner(Arc<Mutex<Option<ProgressBar>>>);
 
@@ -61,6 +61,11 @@ impl Observer for Spinner {
             Event::StepFinished { .. } | Event::RunFinished { .. } => self.stop(),
             Event::RunStarted { .. } | Event::StepStarted { .. } => {}
         }
+    }
+
+    /// It must be gone before the next step prints.
+    fn inline(&self) -> bool {
+        true
     }
 }
 

@@ -3,7 +3,8 @@
 //! For each step it decides whether to run (`if`, default `success()`; a spent run budget),
 //! builds the child environment in layers, computes the deadline (the step's timeout, capped
 //! by the run's), runs the kind, and records the result for templates (`steps.<id>`) and
-//! for the report, which is rewritten after every step. After the run's budget is spent,
+//! for the report, which its observers hear of after every step (`observe.rs`: `run.json`
+//! at most every 200 ms, the history at every step's end). After the run's budget is spent,
 //! only reporting steps (`pr_open`, `comment`) still run, each within its own timeout, so
 //! that work already done is pushed and reported rather than lost.
 
@@ -646,7 +647,7 @@ pub(crate) fn index_steps(steps: &[Step], out: &mut BTreeMap<String, Value>) {
     }
 }
 
-/// Renders an env map whose templates sit under `pointer`.
+/// Renders an env map, each value by its own place.
 pub(crate) fn render_env(
     templates: &Templates,
     env: &EnvMap,

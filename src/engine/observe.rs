@@ -44,6 +44,13 @@ pub trait Observer: Send + Sync {
 
     /// Called about every [`TICK`] while the run goes on.
     fn tick(&mut self) {}
+
+    /// Called on the engine's own thread, as the event happens, rather than on the
+    /// observers' thread: for a cheap observer that must act before the run goes on (the
+    /// spinner stops before a reporting step prints).
+    fn inline(&self) -> bool {
+        false
+    }
 }
 
 /// How often [`Observer::tick`] is called.
@@ -54,18 +61,27 @@ pub const TICK: Duration = Duration::from_millis(200);
 pub struct Observers {
     tx: Option<mpsc::Sender<Event>>,
     thread: Option<std::thread::JoinHandle<()>>,
+    inline: Vec<Box<dyn Observer>>,
 }
 
 impl Observers {
     /// Starts the thread that feeds `list` (none: events go nowhere, no thread).
-    pub fn start(mut list: Vec<Box<dyn Observer>>) -> Self {
+    pub fn start(list: Vec<Box<dyn Observer>>) -> Self {
+        let (inline, mut list): (Vec<_>, Vec<_>) = list.into_iter().partition(|o| o.inline());
         if list.is_empty() {
-            return Self::default();
+            return Self {
+                tx: None,
+                thread: None,
+                inline,
+            };
         }
         let (tx, rx) = mpsc::channel::<Event>();
+        // Their log lines carry the run's span (a worker's task, message, repository).
+        let span = tracing::Span::current();
         let thread = std::thread::Builder::new()
             .name("run-observers".into())
             .spawn(move || {
+                let _entered = span.enter();
                 let mut next_tick = Instant::now() + TICK;
                 loop {
                     let wait = next_tick.saturating_duration_since(Instant::now());
@@ -84,16 +100,25 @@ impl Observers {
             Ok(thread) => Self {
                 tx: Some(tx),
                 thread: Some(thread),
+                inline,
             },
             Err(e) => {
                 tracing::warn!(error = %e, "cannot start the run's observers: nothing is recorded");
-                Self::default()
+                Self {
+                    tx: None,
+                    thread: None,
+                    inline,
+                }
             }
         }
     }
 
-    /// Hands an event to the observers (returns at once).
-    pub fn send(&self, event: Event) {
+    /// Hands an event to the observers: the inline ones at once, the others on their
+    /// thread (this returns at once).
+    pub fn send(&mut self, event: Event) {
+        for o in &mut self.inline {
+            o.on(&event);
+        }
         if let Some(tx) = &self.tx {
             let _ = tx.send(event);
         }

@@ -341,7 +341,7 @@ impl Store {
     }
 }
 
-/// Writes a run's row: inserted, or its status, process and times updated.
+/// Updates a run's status, times and pull request from its report.
 fn update_run(c: &Connection, report: &RunReport) -> rusqlite::Result<()> {
     c.prepare_cached(
         "UPDATE runs SET status = ?2, finished_at = ?3, duration_ms = ?4,
@@ -359,6 +359,7 @@ fn update_run(c: &Connection, report: &RunReport) -> rusqlite::Result<()> {
     .map(|_| ())
 }
 
+/// Writes a run's row: inserted, or its status, process and times updated.
 fn upsert_run(
     c: &Connection,
     report: &RunReport,

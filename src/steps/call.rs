@@ -202,3 +202,16 @@ pub(crate) async fn run_process_env(
         Err(e) => StepResult::failed(e.to_string()),
     }
 }
+
+/// Runs `f`, which blocks for a while (a walk over the checkout, git work with borrowed
+/// data), without holding up the other tasks: on a multi-thread runtime (the worker's) the
+/// thread hands its other tasks, the queue's heartbeats among them, to another thread
+/// first; on a one-thread runtime (a local run) there is nothing else to hold up.
+pub(crate) fn blocking<T>(f: impl FnOnce() -> T) -> T {
+    match tokio::runtime::Handle::try_current() {
+        Ok(h) if h.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread => {
+            tokio::task::block_in_place(f)
+        }
+        _ => f(),
+    }
+}

@@ -11,7 +11,7 @@ use crate::steps::kind::{Kind, PlanOut, Running};
 use crate::steps::result::{StepResult, StepStatus};
 use crate::template::{Bound, Bounds};
 
-/// The `shell` kind (its spec is the command template, found by the step's pointer).
+/// The `shell` kind (its spec is the command template, rendered by its own place).
 pub struct Shell;
 
 impl Kind for Shell {

@@ -50,6 +50,10 @@ pub(crate) struct Fake {
     pub hide_next_lists: usize,
     /// Wait this long before answering any request.
     pub delay: std::time::Duration,
+    /// Answer the next request to a route with this status and an HTML page.
+    pub fail_html: HashMap<String, u16>,
+    /// Where pages of comments say their next page is (default: this server).
+    pub link_origin: Option<String>,
     next_number: u64,
 }
 
@@ -115,6 +119,21 @@ impl FakeGitHub {
     pub(crate) fn requests(&self) -> Vec<String> {
         self.state.lock().unwrap().requests.clone()
     }
+    /// The next request to `route` gets `status` with an HTML page, as a proxy answers.
+    pub(crate) fn fail_next_html(&self, route: &str, status: u16) {
+        self.state
+            .lock()
+            .unwrap()
+            .fail_html
+            .insert(route.to_owned(), status);
+    }
+
+    /// Pages of comments link to their next page on `origin` (e.g. `http://127.0.0.1:9`)
+    /// instead of this server.
+    pub(crate) fn link_pages_to(&self, origin: &str) {
+        self.state.lock().unwrap().link_origin = Some(origin.to_owned());
+    }
+
     pub(crate) fn fail_next(&self, route: &str, statuses: &[u16]) {
         self.state
             .lock()
@@ -141,6 +160,20 @@ fn gate(state: &Shared, headers: &HeaderMap, route: String) -> Result<(), Box<Re
         )
             .into_response()
             .into());
+    }
+    if let Some(status) = s.fail_html.remove(&route) {
+        let status = StatusCode::from_u16(status).unwrap();
+        let page = format!(
+            "<html>\r\n<head><title>{0}</title></head>\r\n<body>\r\n<center><h1>{0}</h1></center>\r\n<hr><center>nginx</center>\r\n</body>\r\n</html>\r\n",
+            status
+        );
+        let response = (
+            status,
+            [(axum::http::header::CONTENT_TYPE, "text/html")],
+            page,
+        )
+            .into_response();
+        return Err(response.into());
     }
     if let Some(queue) = s.fail_next.get_mut(&route)
         && !queue.is_empty()
@@ -417,8 +450,12 @@ async fn list_comments(
             .get("host")
             .and_then(|h| h.to_str().ok())
             .unwrap_or("localhost");
+        let origin = st
+            .link_origin
+            .clone()
+            .unwrap_or_else(|| format!("http://{host}"));
         let link = format!(
-            "<http://{host}/repos/{owner}/{repo}/issues/{number}/comments?per_page={per_page}&page={}>; rel=\"next\"",
+            "<{origin}/repos/{owner}/{repo}/issues/{number}/comments?per_page={per_page}&page={}>; rel=\"next\"",
             page + 1
         );
         response.headers_mut().insert("link", link.parse().unwrap());

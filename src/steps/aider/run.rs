@@ -363,7 +363,8 @@ fn invocation(spec: &AiderSpec, s: &Services, call: &StepCall<'_>) -> Result<Inv
 }
 
 async fn run_aider(s: &Services, call: &StepCall<'_>, spec: &AiderSpec) -> StepResult {
-    let inv = match invocation(spec, s, call) {
+    // Globs walk the checkout: a large one takes a while.
+    let inv = match crate::steps::call::blocking(|| invocation(spec, s, call)) {
         Ok(inv) => inv,
         Err(e) => return StepResult::failed(e),
     };

@@ -296,15 +296,18 @@ async fn push(
 ) -> Result<(), String> {
     let mut sup = call.supervision(s);
     sup.log = None;
-    let head = s
-        .workspace
-        .head()
-        .map_err(|e| e.to_string())?
-        .ok_or("the run branch has no commit to push")?
-        .to_string();
-    // The token never meets a configuration a step could have written.
-    let room = CleanRoom::for_checkout(&s.run.checkout, &s.run.run_dir.join("push.git"))
-        .map_err(|e| e.to_string())?;
+    let (head, room) = crate::steps::call::blocking(|| {
+        let head = s
+            .workspace
+            .head()
+            .map_err(|e| e.to_string())?
+            .ok_or("the run branch has no commit to push")?
+            .to_string();
+        // The token never meets a configuration a step could have written.
+        let room = CleanRoom::for_checkout(&s.run.checkout, &s.run.run_dir.join("push.git"))
+            .map_err(|e| e.to_string())?;
+        Ok::<_, String>((head, room))
+    })?;
     let ls = target
         .ls_remote(&room.dir, &s.run.parent_env, &s.run.branch)
         .map_err(|e| e.to_string())?;
