@@ -370,19 +370,21 @@ def mark(ok):
 
 GAPS = """## Where a target is not met, and the plan
 
-- **Per-step overhead (ratio 3.21 against 1.3; it was 1.38).** Since the last run every
-  process a step starts runs under a supervisor, a second start of our own binary
+- **Per-step overhead (ratio 3.14 against 1.3; 3.21 in the run before).** Every process a
+  step starts runs under a supervisor, a second start of our own binary
   (`codingworker __supervise`, design decision 53): it is what makes "nothing a step starts
   outlives it" and "a `kill -9` of the worker takes its steps along" hold. It costs about
-  3 ms a step here (4.39 ms/step against 1.21), most of it the exec of a 28 MB binary and
-  its runtime start; for steps that run tests or a model (seconds to minutes) it does not
-  show. Plan (issue 14's per-step target): start the supervisor once per worker as a small
-  process forked before any thread exists, which forks a per-step supervisor on request
-  (a fork of a small single-threaded process, no exec) and hands the pipes back over a
-  Unix socket; and, as planned before, create a step's log file on its first byte of output
-  and write one history transaction per step boundary.
-- **Idle memory (RSS 21.9 MiB against 15).** The worker's own memory, its anonymous pages
-  (heap, stacks), is 2.9 MiB; the other 18.9 MiB are the binary's code mapped from the page
+  3 ms a step here (4.88 ms/step against bash's 1.59), most of it the exec of a 30 MB
+  binary and its runtime start; for steps that run tests or a model (seconds to minutes)
+  it does not show. Since the last run the engine's own per-step work moved off its path
+  (issue 14: `run.json`, the history and the checkpoint are written by observers on a
+  thread of their own, the history in one transaction per step end), which did not move
+  this number: the supervisor's exec is what is left. Plan: start the supervisor once per
+  worker as a small process forked before any thread exists, which forks a per-step
+  supervisor on request (a fork of a small single-threaded process, no exec) and hands the
+  pipes back over a Unix socket; then create a step's log file on its first byte of output.
+- **Idle memory (RSS 22.2 MiB against 15).** The worker's own memory, its anonymous pages
+  (heap, stacks), is 2.9 MiB; the other 19.3 MiB are the binary's code mapped from the page
   cache: clean pages shared with the file, the first the kernel drops under memory pressure
   (macOS's Activity Monitor shows the footprint, which leaves them out). Linking with fat
   LTO (decision 52) made the binary 41 → 28 MB and took 3 MiB off this RSS. The Python
@@ -390,21 +392,24 @@ GAPS = """## Where a target is not met, and the plan
   GitHub client built on the first task instead of at start, the AWS SDK's config chain
   reduced to what the worker uses) and measure RSS again; the target holds today for the
   memory the worker owns.
-- **Workspace preparation (14% of a clone against 10%; it was 19%).** Of the later task's
-  40 ms, 18 ms are the fetch into the mirror and routing; the rest is the worktree
-  checkout and the run's start. The checkout is the same work a clone ends with, and it
-  dominates on bigger trees: with 1,000 files instead of 200 (same 3,000 commits) a later
-  task took 415 ms against a 1,065 ms clone (39%), and git's own `git worktree add` of that
-  tree took 0.66 s here, nearly all of it system time creating files. Plan: keep a parked
-  worktree per repository between tasks and move it to the new commit (`git reset --hard`,
-  `git clean -ffdx`), so that a later task writes only the files that changed. What it
-  costs: isolation between runs then rests on `clean -ffdx`; concurrent tasks of one
-  repository need a small pool; "no worktree left after a run" becomes "at most N parked
-  per repository".
-- **Throughput fell (15.3 tasks/s at concurrency 1, was 22.2).** The supervisor of each
-  process (the no-op step and the worker's git fetch and worktree work each start one) is
-  most of it; this run's machine is also slower (bash's 100 steps took 142 ms against 95 ms
-  in the last run). Memory stays flat. The plan above applies.
+- **Workspace preparation (25% of a clone against 10%; 14% in the run before).** Of the
+  later task's 64 ms, 33 ms are the fetch into the mirror and routing; the rest is the
+  worktree checkout and the run's start. This number moves a lot between runs on this
+  machine: measured again right after, the same binary and setup gave 59 ms and 104 ms for
+  the later task (fetch 16–20 ms), a debug build 46 ms and 131 ms; it is the median of two
+  tasks, dominated by creating 200 files. The checkout is the same work a clone ends with,
+  and it dominates on bigger trees: with 1,000 files instead of 200 (same 3,000 commits) a
+  later task took 415 ms against a 1,065 ms clone (39%), and git's own `git worktree add`
+  of that tree took 0.66 s here, nearly all of it system time creating files. Plan: keep a
+  parked worktree per repository between tasks and move it to the new commit (`git reset
+  --hard`, `git clean -ffdx`), so that a later task writes only the files that changed;
+  and take the median of more tasks. What it costs: isolation between runs then rests on
+  `clean -ffdx`; concurrent tasks of one repository need a small pool; "no worktree left
+  after a run" becomes "at most N parked per repository".
+- **Throughput (19.0 tasks/s at concurrency 1; 15.3 in the run before, 22.2 before the
+  supervisor).** The supervisor of each process (the no-op step and the worker's git
+  fetch and worktree work each start one) is most of what is left; the observers' thread
+  took the report and history writes off the task's path. Memory stays flat.
 """
 
 
