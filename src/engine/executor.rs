@@ -179,7 +179,7 @@ impl Engine {
             status: RunStatus::Running,
             branch: input.branch.clone(),
             workdir: checkout_label.clone(),
-            started_at: jiff::Timestamp::now().to_string(),
+            started_at: jiff::Timestamp::now(),
             finished_at: None,
             duration_ms: 0,
             steps: Vec::new(),
@@ -297,7 +297,7 @@ impl Engine {
         } else {
             RunStatus::Success
         };
-        self.report.finished_at = Some(jiff::Timestamp::now().to_string());
+        self.report.finished_at = Some(jiff::Timestamp::now());
         self.report.duration_ms = millis(self.started.elapsed());
         self.observers.send(Event::RunFinished {
             report: Box::new(self.report.clone()),

@@ -46,9 +46,11 @@ pub struct RunReport {
     /// Where the steps ran (the worktree).
     pub workdir: String,
     /// RFC 3339.
-    pub started_at: String,
+    #[schemars(with = "String", extend("format" = "date-time"))]
+    pub started_at: jiff::Timestamp,
     /// RFC 3339; null while the run is in progress.
-    pub finished_at: Option<String>,
+    #[schemars(with = "Option<String>", extend("format" = "date-time"))]
+    pub finished_at: Option<jiff::Timestamp>,
     pub duration_ms: u64,
     /// One entry per step execution, in the order the steps started.
     pub steps: Vec<StepReport>,

@@ -351,7 +351,7 @@ fn update_run(c: &Connection, report: &RunReport) -> rusqlite::Result<()> {
     .execute(params![
         report.id,
         report.status.as_str(),
-        report.finished_at,
+        report.finished_at.map(|t| t.to_string()),
         int(report.duration_ms),
         report.pr.as_ref().map(|p| p.url.clone()),
         report.pr.as_ref().map(|p| int(p.number)),
@@ -387,9 +387,9 @@ fn upsert_run(
         report.playbook_name,
         report.status.as_str(),
         report.branch,
-        report.started_at,
-        timestamp_ms(&report.started_at),
-        report.finished_at,
+        report.started_at.to_string(),
+        report.started_at.as_millisecond(),
+        report.finished_at.map(|t| t.to_string()),
         int(report.duration_ms),
         report.pr.as_ref().map(|p| p.url.clone()),
         report.pr.as_ref().map(|p| int(p.number)),
@@ -523,13 +523,6 @@ fn set_aside(path: &Path) -> Result<PathBuf, HistoryError> {
 /// A count as SQLite stores it.
 fn int(v: u64) -> i64 {
     i64::try_from(v).unwrap_or(i64::MAX)
-}
-
-/// Milliseconds since the epoch of an RFC 3339 time (0 when it does not parse).
-pub fn timestamp_ms(s: &str) -> i64 {
-    s.parse::<jiff::Timestamp>()
-        .map(|t| t.as_millisecond())
-        .unwrap_or(0)
 }
 
 /// What was appended to a log since `at` (which moves on), at most 256 KiB at a time; a

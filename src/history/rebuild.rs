@@ -24,6 +24,6 @@ pub(super) fn scan(runs_dir: &Path) -> Vec<(PathBuf, RunReport)> {
             }
         }
     }
-    out.sort_by(|a, b| a.1.started_at.cmp(&b.1.started_at));
+    out.sort_by_key(|r| r.1.started_at);
     out
 }

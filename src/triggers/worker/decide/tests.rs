@@ -147,7 +147,7 @@ fn report(status: RunStatus, steps: &[(&str, StepStatus, bool)], pr: bool) -> Ru
     let mut r: RunReport = serde_json::from_value(serde_json::json!({
         "version": 1, "id": "r", "playbook": "p", "playbook_name": "p", "task_id": "t",
         "repo": "o/r", "issue": 1, "status": "running", "branch": "b", "workdir": "w",
-        "started_at": "", "duration_ms": 0, "steps": []
+        "started_at": "2026-12-01T00:00:00Z", "duration_ms": 0, "steps": []
     }))
     .expect("a report");
     r.status = status;
