@@ -107,6 +107,18 @@ impl StepKind {
         }
     }
 
+    /// Tells the kind's templates where they sit (`at`: `/steps/N/KIND`) and adds them to
+    /// `c`. `retry` is the collector's own (its nested steps are steps).
+    pub fn collect_sites(&self, c: &mut crate::template::sites::Collector, at: &str) {
+        match self {
+            StepKind::Shell(t) => c.shell(at, t),
+            StepKind::Aider(spec) => spec.collect_sites(c, at),
+            StepKind::PrOpen(spec) => spec.collect_sites(c, at),
+            StepKind::Comment(spec) => spec.collect_sites(c, at),
+            StepKind::Retry(_) => {}
+        }
+    }
+
     /// The timeout a step of this kind gets when it sets none. `None`: only the run's
     /// budget bounds it.
     pub fn default_timeout(&self) -> Option<Duration> {

@@ -5,7 +5,7 @@
 //! too, with the default's source.
 
 use crate::playbook::model::{Playbook, Step, StepKind};
-use crate::playbook::types::{Condition, EnvMap, Flag, Template};
+use crate::playbook::types::{Condition, EnvMap, Template};
 use crate::source::yaml::pointer_push;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -101,7 +101,8 @@ pub(crate) fn collect_parts(
     c.out
 }
 
-struct Collector {
+/// Gathers a playbook's sites; each kind's spec adds its own (`collect_sites`).
+pub struct Collector {
     out: Vec<Site>,
     in_retry: bool,
     step: Option<String>,
@@ -120,18 +121,19 @@ impl Collector {
     }
 
     /// A template, which learns its place.
-    fn template(&mut self, pointer: &str, t: &Template) {
+    pub fn template(&mut self, pointer: &str, t: &Template) {
         t.place(pointer);
         self.push(pointer.to_owned(), t.as_str(), SiteKind::Text, false);
     }
 
     /// A field with a default: the template given, or the default's (an implicit site).
-    fn template_or(&mut self, pointer: String, given: Option<&Template>, effective: &Template) {
+    pub fn template_or(&mut self, pointer: String, given: Option<&Template>, effective: &Template) {
         effective.place(&pointer);
         self.push(pointer, effective.as_str(), SiteKind::Text, given.is_none());
     }
 
-    fn templates(&mut self, pointer: &str, list: &[Template]) {
+    /// A list of templates, each at its index.
+    pub fn templates(&mut self, pointer: &str, list: &[Template]) {
         for (i, t) in list.iter().enumerate() {
             self.template(&format!("{pointer}/{i}"), t);
         }
@@ -141,6 +143,12 @@ impl Collector {
         for (name, value) in env.iter() {
             self.template(&pointer_push(pointer, name), value);
         }
+    }
+
+    /// The command of a `shell` step: its values are placed by where they stand.
+    pub fn shell(&mut self, pointer: &str, t: &Template) {
+        t.place(pointer);
+        self.push(pointer.to_owned(), t.as_str(), SiteKind::Shell, false);
     }
 
     fn condition(&mut self, pointer: String, c: Option<&Condition>) {
@@ -154,23 +162,6 @@ impl Collector {
         self.condition(format!("{p}/if"), step.condition.as_ref());
         self.env(&format!("{p}/env"), &step.env);
         match &step.kind {
-            StepKind::Shell(t) => {
-                t.place(&format!("{p}/shell"));
-                self.push(format!("{p}/shell"), t.as_str(), SiteKind::Shell, false)
-            }
-            StepKind::Aider(a) => {
-                self.template(&format!("{p}/aider/model"), &a.model);
-                self.template(&format!("{p}/aider/message"), &a.message);
-                self.templates(&format!("{p}/aider/files"), &a.files);
-                self.templates(&format!("{p}/aider/read"), &a.read);
-                if let Some(t) = &a.edit_format {
-                    self.template(&format!("{p}/aider/edit_format"), t);
-                }
-                if let Some(t) = &a.api_base {
-                    self.template(&format!("{p}/aider/api_base"), t);
-                }
-                self.templates(&format!("{p}/aider/args"), &a.args);
-            }
             StepKind::Retry(r) => {
                 let outer = std::mem::replace(&mut self.in_retry, true);
                 for (i, attempt) in r.attempts.iter().enumerate() {
@@ -182,24 +173,7 @@ impl Collector {
                 }
                 self.in_retry = outer;
             }
-            StepKind::PrOpen(pr) => {
-                self.template_or(format!("{p}/pr_open/title"), pr.title.as_ref(), pr.title());
-                self.template_or(format!("{p}/pr_open/body"), pr.body.as_ref(), pr.body());
-                if let Some(Flag::Template(t)) = &pr.draft {
-                    self.template(&format!("{p}/pr_open/draft"), t);
-                }
-                if let Some(t) = &pr.base {
-                    self.template(&format!("{p}/pr_open/base"), t);
-                }
-                self.templates(&format!("{p}/pr_open/labels"), &pr.labels);
-                self.templates(&format!("{p}/pr_open/reviewers"), &pr.reviewers);
-                self.template_or(
-                    format!("{p}/pr_open/commit_message"),
-                    pr.commit_message.as_ref(),
-                    pr.commit_message(),
-                );
-            }
-            StepKind::Comment(c) => self.template(&format!("{p}/comment/body"), &c.body),
+            kind => kind.collect_sites(self, &format!("{p}/{}", kind.name())),
         }
         self.step = outer_step;
     }

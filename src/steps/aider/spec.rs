@@ -4,6 +4,7 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use crate::playbook::types::Template;
+use crate::template::sites::Collector;
 
 /// Ollama's context window when a step sets none (Ollama's own 2k default truncates).
 pub const DEFAULT_NUM_CTX: u32 = 8192;
@@ -44,4 +45,21 @@ pub struct AiderSpec {
 
 fn yes() -> bool {
     true
+}
+
+impl AiderSpec {
+    /// Its templates, told their place under `at` (`/steps/N/aider`).
+    pub fn collect_sites(&self, c: &mut Collector, at: &str) {
+        c.template(&format!("{at}/model"), &self.model);
+        c.template(&format!("{at}/message"), &self.message);
+        c.templates(&format!("{at}/files"), &self.files);
+        c.templates(&format!("{at}/read"), &self.read);
+        if let Some(t) = &self.edit_format {
+            c.template(&format!("{at}/edit_format"), t);
+        }
+        if let Some(t) = &self.api_base {
+            c.template(&format!("{at}/api_base"), t);
+        }
+        c.templates(&format!("{at}/args"), &self.args);
+    }
 }

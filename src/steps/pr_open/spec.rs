@@ -4,6 +4,7 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use crate::playbook::types::{Flag, Template};
+use crate::template::sites::Collector;
 
 pub const DEFAULT_TITLE: &str = "{{ issue.title }}";
 pub const DEFAULT_BODY: &str = "Closes #{{ issue.number }}\n\n{{ run.summary }}";
@@ -59,6 +60,26 @@ impl Default for Defaults {
 }
 
 impl PrOpenSpec {
+    /// Its templates, told their place under `at` (`/steps/N/pr_open`); a field left out
+    /// is its default's template, an implicit site.
+    pub fn collect_sites(&self, c: &mut Collector, at: &str) {
+        c.template_or(format!("{at}/title"), self.title.as_ref(), self.title());
+        c.template_or(format!("{at}/body"), self.body.as_ref(), self.body());
+        if let Some(Flag::Template(t)) = &self.draft {
+            c.template(&format!("{at}/draft"), t);
+        }
+        if let Some(t) = &self.base {
+            c.template(&format!("{at}/base"), t);
+        }
+        c.templates(&format!("{at}/labels"), &self.labels);
+        c.templates(&format!("{at}/reviewers"), &self.reviewers);
+        c.template_or(
+            format!("{at}/commit_message"),
+            self.commit_message.as_ref(),
+            self.commit_message(),
+        );
+    }
+
     /// The title's template, given or default.
     pub fn title(&self) -> &Template {
         self.title.as_ref().unwrap_or(&self.defaults.title)
