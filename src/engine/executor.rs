@@ -76,6 +76,36 @@ impl Scope {
     pub(crate) fn failed(&self) -> bool {
         self.outer_failed || self.failed_here
     }
+
+    /// The scope of attempt `number` (with `keys`) of a retry inside this scope; it
+    /// starts with the enclosing attempt's env, if any.
+    pub(crate) fn attempt(
+        &self,
+        number: u32,
+        keys: &BTreeMap<String, serde_json::Value>,
+        deadline: Option<Instant>,
+    ) -> Scope {
+        Scope {
+            outer_failed: self.failed(),
+            deadline,
+            failed_here: false,
+            succeeded_here: false,
+            attempt: Some(AttemptScope {
+                value: crate::template::context::attempt_value(number, keys),
+                info: AttemptInfo {
+                    number,
+                    keys: keys.clone(),
+                },
+                env: self
+                    .attempt
+                    .as_ref()
+                    .map(|a| a.env.clone())
+                    .unwrap_or_default(),
+            }),
+            number: String::new(),
+            indent: 0,
+        }
+    }
 }
 
 /// A run in progress.

@@ -19,8 +19,8 @@ use std::time::Duration;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
-use super::executor::{AttemptScope, Engine, EngineOptions, RunInput, Scope, render_env};
-use super::report::{AttemptInfo, StepReport};
+use super::executor::{Engine, EngineOptions, RunInput, Scope, render_env};
+use super::report::StepReport;
 use crate::mask::Masker;
 use crate::playbook::model::{Playbook, RetrySpec, Step, StepKind};
 use crate::playbook::types::Condition;
@@ -29,7 +29,6 @@ use crate::steps::kind::{PlanOut, words};
 use crate::steps::result::{StepResult, StepStatus, pr_outputs};
 use crate::task::Task;
 use crate::template::Templates;
-use crate::template::context::attempt_value;
 use crate::template::sites::{child_pointer, step_pointer};
 
 /// What the plan is made from.
@@ -377,24 +376,9 @@ impl Engine {
                 }
             }
             let mut attempt = Scope {
-                outer_failed: scope.failed(),
-                deadline: None,
-                failed_here: false,
-                succeeded_here: false,
-                attempt: Some(AttemptScope {
-                    value: attempt_value(n, &entry.keys),
-                    info: AttemptInfo {
-                        number: n,
-                        keys: entry.keys.clone(),
-                    },
-                    env: scope
-                        .attempt
-                        .as_ref()
-                        .map(|a| a.env.clone())
-                        .unwrap_or_default(),
-                }),
                 number: format!("{number}.{n}."),
                 indent: inner + 1,
+                ..scope.attempt(n, &entry.keys, None)
             };
             let ctx = self.ctx(&attempt);
             let skipped = match render_env(&self.s.run.templates, &entry.env, &ctx) {

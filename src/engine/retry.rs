@@ -9,10 +9,8 @@ use tokio::time::Instant;
 use crate::playbook::model::{RetrySpec, Step};
 use crate::playbook::types::Condition;
 
-use crate::engine::executor::{AttemptScope, Engine, Scope};
-use crate::engine::report::AttemptInfo;
+use crate::engine::executor::{Engine, Scope};
 use crate::steps::result::{StepResult, StepStatus};
-use crate::template::context::attempt_value;
 use crate::template::sites::child_pointer;
 
 impl Engine {
@@ -89,26 +87,7 @@ impl Engine {
                 ));
             }
             tracing::info!(step = %step.id, attempt = number, total, keys = %serde_json::to_string(&entry.keys).unwrap_or_default(), "attempt started");
-            let mut inner = Scope {
-                outer_failed: scope.failed(),
-                deadline,
-                failed_here: false,
-                succeeded_here: false,
-                attempt: Some(AttemptScope {
-                    value: attempt_value(number, &entry.keys),
-                    info: AttemptInfo {
-                        number,
-                        keys: entry.keys.clone(),
-                    },
-                    env: scope
-                        .attempt
-                        .as_ref()
-                        .map(|a| a.env.clone())
-                        .unwrap_or_default(),
-                }),
-                number: String::new(),
-                indent: 0,
-            };
+            let mut inner = scope.attempt(number, &entry.keys, deadline);
             let ctx = self.ctx(&inner);
             match super::executor::render_env(&self.s.run.templates, &entry.env, &ctx) {
                 Ok(env) => {
