@@ -28,12 +28,10 @@ pub(crate) use tasks::{EvalTask, load_tasks};
 use crate::adapters::ollama;
 use crate::engine::prepare::Prepared;
 use crate::playbook::model::{Step, StepKind};
-use crate::process::{self, Ending, Supervision};
 use crate::steps::aider::{AiderSpec, Where, prepare};
 use crate::task::Task;
 use crate::template::context::{ContextBase, attempt_value, run_value};
 use crate::template::sites::{child_pointer, step_pointer};
-use crate::template::{SiteKind, Templates};
 
 /// How the error of a call stopped at its time limit starts.
 const TIMED_OUT: &str = "no answer within";
@@ -193,6 +191,9 @@ async fn trial(
 }
 
 /// One agent call: seconds, peak KiB of the agent's process tree, the Ollama base it used.
+/// The call is the playbook's agent step run by its own kind (`Kind::run`: the same
+/// preparation, prompt files, probe, supervision and model-retry watch as in a run), with
+/// eval's model and the task's files, in the task's fresh repository.
 async fn call_agent(
     plan: &Plan<'_>,
     agent: &AgentStep<'_>,
@@ -201,8 +202,9 @@ async fn call_agent(
     dir: &Path,
     repo: &Path,
 ) -> Result<(f64, u64, Option<String>), (f64, u64, String)> {
+    use crate::playbook::types::{StepId, Template};
+    use crate::steps::call::{EngineOptions, RunInput, Services, StepCall};
     let issue: &Task = &task.issue;
-    let templates: &Templates = &plan.prepared.templates;
     let pb = &plan.prepared.playbook;
     // The attempt as the playbook would have it for this model: its own entry when it lists
     // the model, else one with just the model.
@@ -223,27 +225,31 @@ async fn call_agent(
         Some(&attempt),
         false,
     );
-    // The model and the task's files are eval's own, as they are: templates made here have
-    // no place in the playbook and render to their text.
-    let render = |t: &crate::playbook::types::Template| -> Result<String, String> {
-        match t.pointer() {
-            None => Ok(t.as_str().to_owned()),
-            Some(p) => templates
-                .render(SiteKind::Text, p, &ctx)
-                .map_err(|e| format!("template error in `{}`: {e}", p.replace('/', "."))),
-        }
-    };
+    // Eval's model and the task's files are templates made here: they render as written.
     let mut spec = agent.spec.clone();
-    spec.model = crate::playbook::types::Template::new(model);
+    spec.model = Template::new(model);
     if !task.files.is_empty() {
         spec.files = task
             .files
             .iter()
-            .map(|f| crate::playbook::types::Template::new(f.clone()))
+            .map(|f| Template::new(f.clone()))
             .collect();
     }
-    let files_dir = dir.join("prompts");
-    std::fs::create_dir_all(&files_dir).map_err(|e| (0.0, 0, e.to_string()))?;
+    // Whether the task is solved is the task's check to say, not whether files changed.
+    spec.require_changes = false;
+    let step = Step {
+        id: StepId("agent".into()),
+        name: None,
+        condition: None,
+        timeout: None,
+        continue_on_error: false,
+        env: Default::default(),
+        workdir: None,
+        kind: StepKind::Aider(spec.clone()),
+    };
+    for sub in ["logs", "prompts"] {
+        std::fs::create_dir_all(dir.join(sub)).map_err(|e| (0.0, 0, e.to_string()))?;
+    }
     let mut env = crate::process::env::passthrough(&plan.env);
     for (k, v) in [
         ("GIT_AUTHOR_NAME", "codingworker eval"),
@@ -253,59 +259,84 @@ async fn call_agent(
     ] {
         env.insert(k.into(), v.into());
     }
-    let at = Where {
-        checkout: repo,
-        cwd: repo,
-        files_dir: &files_dir,
-        stem: "agent",
-        env: &env,
-        parent_env: &plan.env,
-        program: &plan.aider_program,
+    let deadline = tokio::time::Instant::now() + plan.limit;
+    let services = Services {
+        run: RunInput {
+            playbook: pb.clone(),
+            playbook_path: "eval".into(),
+            templates: plan.prepared.templates.clone(),
+            task: issue.clone(),
+            run_id: "eval".into(),
+            branch: "eval".into(),
+            checkout: repo.to_path_buf(),
+            run_dir: dir.to_path_buf(),
+            parent_env: plan.env.clone(),
+            github: None,
+            push: None,
+            options: EngineOptions {
+                kill_grace: Duration::from_secs(5),
+                output_limit: 256 * 1024,
+                aider_program: plan.aider_program.clone(),
+                probe_timeout: Duration::from_secs(5),
+            },
+            cancel: tokio_util::sync::CancellationToken::new(),
+            budget: None,
+            credentials: Vec::new(),
+            task_key: None,
+            trigger: "eval",
+        },
+        base,
+        masker: crate::mask::Masker::for_environment(&plan.env, &[]),
+        child_env: env.clone(),
+        workspace: crate::adapters::git::Workspace::new(repo),
+        deadline,
+        shell: "sh".into(),
+        start: None,
     };
-    let inv = prepare(&spec, &render, &at).map_err(|e| (0.0, 0, e))?;
-    let masker = crate::mask::Masker::for_environment(&plan.env, &[]);
-    inv.make_ready(&masker, Duration::from_secs(5))
-        .await
-        .map_err(|e| (0.0, 0, e))?;
-    let mut child_env = env.clone();
-    child_env.extend(inv.env.clone());
-    let cmd = process::Command {
-        program: inv.program.clone(),
-        args: inv.args.clone(),
+    let call = StepCall {
+        step: &step,
+        pointer: "",
+        ctx,
+        env,
         cwd: repo.to_path_buf(),
-        env: child_env,
-        fd3: None,
+        deadline,
+        limit: Some(plan.limit),
+        stem: "agent".into(),
+        attempt: Some(1),
     };
-    let sup = Supervision {
-        deadline: tokio::time::Instant::now() + plan.limit,
-        cancel: tokio_util::sync::CancellationToken::new(),
-        grace: Duration::from_secs(5),
-        limit: 256 * 1024,
-        log: Some(dir.join("agent.log")),
-        masker,
-        watch: Some(crate::steps::aider::model_retry_watch(
-            crate::steps::aider::MAX_MODEL_RETRIES,
-        )),
+    // The Ollama endpoint the call uses, for its memory afterwards.
+    let probe = {
+        let files_dir = dir.join("prompts");
+        let at = Where {
+            checkout: repo,
+            cwd: repo,
+            files_dir: &files_dir,
+            stem: "agent",
+            env: &call.env,
+            parent_env: &plan.env,
+            program: &plan.aider_program,
+        };
+        prepare(&spec, &|t| call.render(&services, t), &at)
+            .ok()
+            .and_then(|inv| inv.probe)
     };
+    let kind = crate::steps::kind_of(&step.kind).expect("an aider step has a kind");
     let sampler = measure::PeakSampler::start();
     let started = Instant::now();
-    let finished = process::run_command(&cmd, &sup, None).await;
+    let result = kind.run(&services, &call).await;
     let seconds = started.elapsed().as_secs_f64();
     let peak = sampler.stop().await;
-    let finished = finished.map_err(|e| (seconds, peak, e.to_string()))?;
-    match finished.ending {
-        Ending::Exited(0) => Ok((seconds, peak, inv.probe.clone())),
-        Ending::TimedOut => Err((
+    match result.status {
+        crate::steps::status::StepStatus::Success => Ok((seconds, peak, probe)),
+        crate::steps::status::StepStatus::TimedOut => Err((
             seconds,
             peak,
             format!("{TIMED_OUT} {}", humantime::format_duration(plan.limit)),
         )),
-        other => Err((
+        _ => Err((
             seconds,
             peak,
-            sup.watch
-                .and_then(|w| w.reason())
-                .unwrap_or_else(|| other.describe(None)),
+            result.message.unwrap_or_else(|| "the agent failed".into()),
         )),
     }
 }

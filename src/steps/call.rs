@@ -120,10 +120,13 @@ pub struct StepCall<'a> {
 
 impl StepCall<'_> {
     /// Renders a text template of this step (a field of its spec: `&spec.model`).
+    ///
+    /// A template made by code rather than read from the playbook (`eval`'s model) has no
+    /// place: it is its own text.
     pub fn render(&self, s: &Services, t: &Template) -> Result<String, String> {
-        let pointer = t
-            .pointer()
-            .ok_or("internal error: a template of the step was not compiled")?;
+        let Some(pointer) = t.pointer() else {
+            return Ok(t.as_str().to_owned());
+        };
         // `aider.files.0` for `/steps/2/aider/files/0`.
         let field = pointer
             .strip_prefix(self.pointer)
