@@ -1073,21 +1073,9 @@ fn a_comment_already_on_a_later_page_is_found_not_posted_again() {
             .to_owned()
     };
     let key = hash(&format!("acme/demo\n7\nrun-1\n{}", hash(SOLVE)))[..16].to_owned();
-    {
-        let mut st = s.github.state.lock().unwrap();
-        for i in 0..150 {
-            let body = if i == 130 {
-                format!("Status: earlier\n\n<!-- codingworker:{key}:tell -->")
-            } else {
-                format!("an unrelated comment {i}")
-            };
-            st.comments.push(crate::support::fake_github::Comment {
-                repo: "acme/demo".into(),
-                issue: 7,
-                body,
-            });
-        }
-    }
+    seed_comments(&s, 150, |i| {
+        (i == 130).then(|| format!("Status: earlier\n\n<!-- codingworker:{key}:tell -->"))
+    });
     s.queue.send(&s.task("run-1"));
     let ran: Ran = s.worker(true).output().unwrap().into();
     assert_eq!(ran.code, 0, "{}", ran.stderr);
@@ -1107,12 +1095,7 @@ fn a_comment_already_on_a_later_page_is_found_not_posted_again() {
         .unwrap()
         .clone();
     assert_eq!(tell["status"], "success", "{tell}");
-    let pages = s
-        .github
-        .requests()
-        .iter()
-        .filter(|r| r.starts_with("GET /repos/acme/demo/issues/7/comments"))
-        .count();
+    let pages = comment_pages_read(&s);
     assert_eq!(pages, 2, "{:?}", s.github.requests());
 }
 
@@ -1122,16 +1105,7 @@ fn a_comment_already_on_a_later_page_is_found_not_posted_again() {
 fn a_page_of_comments_on_another_host_is_not_followed() {
     let s = Setup::new(3, Knobs::default(), SOLVE);
     s.github.link_pages_to("http://127.0.0.1:9");
-    {
-        let mut st = s.github.state.lock().unwrap();
-        for i in 0..150 {
-            st.comments.push(crate::support::fake_github::Comment {
-                repo: "acme/demo".into(),
-                issue: 7,
-                body: format!("an unrelated comment {i}"),
-            });
-        }
-    }
+    seed_comments(&s, 150, |_| None);
     s.queue.send(&s.task("run-1"));
     let ran: Ran = s.worker(true).output().unwrap().into();
     assert_eq!(ran.code, 0, "{}", ran.stderr);
@@ -1141,11 +1115,28 @@ fn a_page_of_comments_on_another_host_is_not_followed() {
         "{}",
         ran.stderr
     );
-    let pages = s
-        .github
+    let pages = comment_pages_read(&s);
+    assert_eq!(pages, 1, "{:?}", s.github.requests());
+}
+
+/// Puts `n` comments on issue 7 before the task runs: unrelated ones, except where `body`
+/// says otherwise.
+fn seed_comments(s: &Setup, n: usize, body: impl Fn(usize) -> Option<String>) {
+    let mut st = s.github.state.lock().unwrap();
+    for i in 0..n {
+        st.comments.push(crate::support::fake_github::Comment {
+            repo: "acme/demo".into(),
+            issue: 7,
+            body: body(i).unwrap_or_else(|| format!("an unrelated comment {i}")),
+        });
+    }
+}
+
+/// How many pages of issue 7's comments the worker read.
+fn comment_pages_read(s: &Setup) -> usize {
+    s.github
         .requests()
         .iter()
         .filter(|r| r.starts_with("GET /repos/acme/demo/issues/7/comments"))
-        .count();
-    assert_eq!(pages, 1, "{:?}", s.github.requests());
+        .count()
 }

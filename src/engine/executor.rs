@@ -465,14 +465,13 @@ impl Engine {
             }
             (None, other) => unreachable!("`{}` has no kind", other.name()),
         };
-        let mut env = self.s.child_env.clone();
-        if let Some(a) = &scope.attempt {
-            env.extend(a.env.clone());
-        }
-        match render_env(&self.s.run.templates, &step.env, &ctx) {
-            Ok(step_env) => env.extend(step_env),
-            Err(e) => return StepResult::failed(e),
-        }
+        let env = match self.step_env(step, scope, &ctx) {
+            (mut env, Ok(own)) => {
+                env.extend(own);
+                env
+            }
+            (_, Err(e)) => return StepResult::failed(e),
+        };
         let cwd = match step_cwd(&self.s.run.checkout, step.workdir.as_deref()) {
             Ok(c) => c,
             Err(e) => return StepResult::failed(e),
@@ -511,6 +510,24 @@ impl Engine {
             ));
         }
         result
+    }
+
+    /// A step's environment in its layers: the run's (with the attempt's, inside a retry),
+    /// and apart, the step's own `env` rendered, or why it cannot be. Later layers win.
+    pub(crate) fn step_env(
+        &self,
+        step: &Step,
+        scope: &Scope,
+        ctx: &Value,
+    ) -> (
+        BTreeMap<String, String>,
+        Result<BTreeMap<String, String>, String>,
+    ) {
+        let mut env = self.s.child_env.clone();
+        if let Some(a) = &scope.attempt {
+            env.extend(a.env.clone());
+        }
+        (env, render_env(&self.s.run.templates, &step.env, ctx))
     }
 
     /// A step's deadline and whether the run's budget (not the step's own or an enclosing

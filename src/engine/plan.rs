@@ -232,13 +232,12 @@ impl Engine {
             StepKind::Retry(spec) => self.plan_retry(pointer, &number, spec, scope).await,
             kind => {
                 let ctx = self.ctx(scope);
-                let mut env = self.s.child_env.clone();
+                let (mut env, step_env) = self.step_env(step, scope, &ctx);
                 let mut own = Vec::new();
                 if let Some(a) = &scope.attempt {
-                    env.extend(a.env.clone());
                     own.push(words(&a.env));
                 }
-                match render_env(&self.s.run.templates, &step.env, &ctx) {
+                match step_env {
                     Ok(step_env) => {
                         own.push(words(&step_env));
                         env.extend(step_env);

@@ -28,7 +28,7 @@ pub(crate) use tasks::{EvalTask, load_tasks};
 use crate::adapters::ollama;
 use crate::engine::prepare::Prepared;
 use crate::playbook::model::{Step, StepKind};
-use crate::steps::aider::{AiderSpec, Where, prepare};
+use crate::steps::aider::AiderSpec;
 use crate::task::Task;
 use crate::template::context::{ContextBase, attempt_value, run_value};
 use crate::template::sites::{child_pointer, step_pointer};
@@ -305,21 +305,11 @@ async fn call_agent(
         attempt: Some(1),
     };
     // The Ollama endpoint the call uses, for its memory afterwards.
-    let probe = {
-        let files_dir = dir.join("prompts");
-        let at = Where {
-            checkout: repo,
-            cwd: repo,
-            files_dir: &files_dir,
-            stem: "agent",
-            env: &call.env,
-            parent_env: &plan.env,
-            program: &plan.aider_program,
-        };
-        prepare(&spec, &|t| call.render(&services, t), &at)
-            .ok()
-            .and_then(|inv| inv.probe)
-    };
+    let api_base = spec
+        .api_base
+        .as_ref()
+        .and_then(|t| call.render(&services, t).ok());
+    let probe = crate::steps::aider::ollama_endpoint(model, api_base, &call.env, &plan.env);
     let kind = crate::steps::kind_of(&step.kind).expect("an aider step has a kind");
     let sampler = measure::PeakSampler::start();
     let started = Instant::now();

@@ -163,20 +163,9 @@ impl StepCall<'_> {
     }
 }
 
-/// Runs a process for a step: the shared tail of `shell` and `aider`.
+/// Runs a process for a step (the shared tail of `shell` and `aider`) with its environment,
+/// and optionally a watch on its output.
 pub(crate) async fn run_process(
-    s: &Services,
-    call: &StepCall<'_>,
-    program: &str,
-    args: Vec<String>,
-    env: BTreeMap<String, String>,
-    header: &str,
-) -> StepResult {
-    run_process_env(s, call, program, args, env, header, None).await
-}
-
-/// [`run_process`] with an environment of its own, and optionally a watch on its output.
-pub(crate) async fn run_process_env(
     s: &Services,
     call: &StepCall<'_>,
     program: &str,

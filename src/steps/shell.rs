@@ -113,6 +113,7 @@ async fn run_shell(s: &Services, call: &StepCall<'_>) -> StepResult {
         vec!["-c".into(), command.script.clone()],
         env,
         &format!("$ {}", command.script),
+        None,
     )
     .await
 }

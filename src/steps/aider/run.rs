@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use crate::adapters::ollama;
 use crate::paths::check_relative;
 use crate::playbook::types::Template;
-use crate::steps::call::{Services, StepCall, run_process_env};
+use crate::steps::call::{Services, StepCall, run_process};
 use crate::steps::kind::PlanOut;
 use crate::steps::kind::{Kind, Running};
 use crate::steps::result::{StepResult, StepStatus};
@@ -98,6 +98,23 @@ impl Invocation {
     }
 }
 
+/// The Ollama endpoint a step with `model` talks to (`None`: not an Ollama model): its
+/// `api_base`, else `OLLAMA_API_BASE` of its environment or the worker's, else Ollama's
+/// default.
+pub(crate) fn ollama_endpoint(
+    model: &str,
+    api_base: Option<String>,
+    env: &BTreeMap<String, String>,
+    parent_env: &BTreeMap<String, String>,
+) -> Option<String> {
+    ollama::is_ollama_model(model).then(|| {
+        api_base
+            .or_else(|| env.get("OLLAMA_API_BASE").cloned())
+            .or_else(|| parent_env.get("OLLAMA_API_BASE").cloned())
+            .unwrap_or_else(|| ollama::DEFAULT_API_BASE.to_owned())
+    })
+}
+
 /// Works out the invocation; `render(t)` renders a template of the spec.
 pub fn prepare(
     spec: &AiderSpec,
@@ -153,14 +170,12 @@ pub fn prepare(
             .or_else(|| at.parent_env.get(name))
             .cloned()
     };
-    let mut probe = None;
+    let probe = ollama_endpoint(&model, api_base.clone(), at.env, at.parent_env);
     match route {
         Route::Ollama => {
-            let base = api_base
-                .or_else(|| inherited("OLLAMA_API_BASE"))
-                .unwrap_or_else(|| ollama::DEFAULT_API_BASE.to_owned());
-            env.insert("OLLAMA_API_BASE".into(), base.clone());
-            probe = Some(base);
+            if let Some(base) = &probe {
+                env.insert("OLLAMA_API_BASE".into(), base.clone());
+            }
         }
         Route::OpenAi => {
             if let Some(base) = api_base.or_else(|| inherited("OPENAI_API_BASE")) {
@@ -383,7 +398,7 @@ async fn run_aider(s: &Services, call: &StepCall<'_>, spec: &AiderSpec) -> StepR
     env.extend(inv.env.clone());
     let header = format!("$ {} {}", inv.program, inv.args.join(" "));
     let watch = model_retry_watch(MAX_MODEL_RETRIES);
-    let mut result = run_process_env(
+    let mut result = run_process(
         s,
         call,
         &inv.program,
