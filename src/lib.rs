@@ -19,6 +19,7 @@ pub(crate) mod mask;
 pub(crate) mod paths;
 pub mod playbook;
 pub mod process;
+pub mod project;
 pub(crate) mod schema;
 pub mod source;
 pub(crate) mod status;

@@ -1,4 +1,4 @@
-//! `codingworker init`: a starter playbook per toolchain, valid as written.
+//! `codingworker init`: a starter playbook per ecosystem, valid as written, explained.
 
 use crate::support::cw;
 
@@ -7,10 +7,10 @@ fn writes_a_valid_starter_for_each_toolchain() {
     for (marker, expect) in [
         (Some("Cargo.toml"), "cargo test"),
         (Some("go.mod"), "go test ./..."),
-        (Some("package.json"), "npm test"),
-        (Some("pyproject.toml"), "python3 -m pytest -q"),
-        (Some("test_calc.py"), "python3 -m pytest -q"),
-        (None, "set `vars.test_cmd`"),
+        (Some("package.json"), "npm install"),
+        (Some("pyproject.toml"), "python3 -m pytest"),
+        (Some("test_calc.py"), "python3 -m pytest"),
+        (None, "no project found"),
     ] {
         let dir = tempfile::tempdir().unwrap();
         if let Some(m) = marker {

@@ -11,6 +11,7 @@ mod eval;
 mod hardening;
 mod history;
 mod layers;
+mod real_repos;
 mod robustness;
 mod run_aider;
 mod run_engine;

@@ -84,13 +84,21 @@ fn a_dry_run_changes_nothing_and_needs_no_git() {
         .output()
         .unwrap()
         .into();
-    assert_eq!(ran.code, 0, "{}", ran.stderr);
+    // The sandbox's repository holds no project: the plan says so (a problem, exit 1),
+    // as the run would stop before any model.
+    assert_eq!(ran.code, 1, "{}", ran.stderr);
+    assert!(
+        ran.stdout.contains("project: <none found"),
+        "{}",
+        ran.stdout
+    );
     assert_eq!(git(&s.repo(), &["for-each-ref"]), refs_before);
     assert!(!s.workdir().exists(), "a dry run created the workdir");
     assert_eq!(git(&s.repo(), &["worktree", "list"]).lines().count(), 1);
 
     let plain = tempfile::tempdir().unwrap();
     std::fs::write(plain.path().join("main.py"), "").unwrap();
+    std::fs::write(plain.path().join("pyproject.toml"), "[project]\nname = \"x\"\n").unwrap();
     let ran = dry_run(
         "playbooks/python.yml",
         task.to_str().unwrap(),
@@ -102,27 +110,17 @@ fn a_dry_run_changes_nothing_and_needs_no_git() {
 
 #[test]
 fn the_default_playbook_finds_the_sample_repos_tests() {
-    // The test command of playbooks/default.yml, run in the sample repository, must pick
-    // pytest (not "no test command found").
-    let pb = std::fs::read_to_string(crate::support::root().join("playbooks/default.yml")).unwrap();
-    let doc: serde_json::Value = codingworker::source::yaml::Document::parse(&pb)
-        .unwrap()
-        .value;
-    let script = doc["vars"]["test_cmd"]
-        .as_str()
-        .unwrap()
-        .replace("python3 -m pytest -q", "echo PYTEST");
-    let out = std::process::Command::new("sh")
-        .args(["-c", &script])
-        .current_dir(crate::support::root().join("examples/sample-repo"))
+    // The sample repository (a test file, no manifest) is a pytest project, set up in a venv.
+    let out = cw()
+        .args(["project", "examples/sample-repo", "--format", "json"])
+        .current_dir(crate::support::root())
         .output()
         .unwrap();
-    assert_eq!(
-        String::from_utf8_lossy(&out.stdout),
-        "PYTEST\n",
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert_eq!(out.status.code(), Some(0));
+    let p: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(p["ecosystem"], "python");
+    assert_eq!(p["test"]["run"], "python3 -m pytest");
+    assert_eq!(p["found"].as_array().unwrap().len(), 1, "{p:#}");
 }
 
 /// Every playbook of `tests/plans/` through `run --dry-run`: the plan as a person reads it,

@@ -1,127 +1,90 @@
-//! `codingworker init`: write a starter `.codingworker.yml` for a repository, with the test
-//! command and source globs of the toolchain it finds (cargo, go, npm, pytest).
+//! `codingworker init`: write a starter `.codingworker.yml` for a repository. Its setup and
+//! test commands are the ones `codingworker project` finds (`project.setup`, `project.test`,
+//! found again when each run starts), and aider's files are the project's sources.
 
 use std::path::Path;
 
 use crate::error::{Error, Outcome};
+use crate::project::{Ecosystem, Project, Tools};
 
 /// Where the committed playbook schema is published, for editors.
 pub const SCHEMA_URL: &str =
     "https://raw.githubusercontent.com/OkadaSatoshi/codingworker/main/schemas/playbook.schema.json";
 
-/// A toolchain `init` knows.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Toolchain {
-    Cargo,
-    Go,
-    Npm,
-    Pytest,
-    Unknown,
-}
-
-impl Toolchain {
-    fn name(self) -> &'static str {
-        match self {
-            Toolchain::Cargo => "cargo",
-            Toolchain::Go => "go",
-            Toolchain::Npm => "npm",
-            Toolchain::Pytest => "pytest",
-            Toolchain::Unknown => "unknown",
-        }
-    }
-
-    fn test_cmd(self) -> &'static str {
-        match self {
-            Toolchain::Cargo => "cargo test",
-            Toolchain::Go => "go test ./...",
-            Toolchain::Npm => "npm test",
-            Toolchain::Pytest => "python3 -m pytest -q",
-            Toolchain::Unknown => {
-                "echo 'codingworker: set vars.test_cmd in .codingworker.yml' >&2; exit 1"
-            }
-        }
-    }
-
-    fn files(self) -> &'static [&'static str] {
-        match self {
-            Toolchain::Cargo => &["src/**/*.rs", "tests/**/*.rs"],
-            Toolchain::Go => &["**/*.go"],
-            Toolchain::Npm => &["src/**/*.{js,ts,jsx,tsx}", "test/**/*.{js,ts}"],
-            Toolchain::Pytest => &["**/*.py"],
-            Toolchain::Unknown => &[],
-        }
+/// The sources aider may edit, by ecosystem (relative to the project's root).
+fn files(eco: Option<Ecosystem>) -> &'static [&'static str] {
+    match eco {
+        Some(Ecosystem::Rust) => &["src/**/*.rs", "tests/**/*.rs"],
+        Some(Ecosystem::Go) => &["**/*.go"],
+        Some(Ecosystem::Node) => &["src/**/*.{js,ts,jsx,tsx,mjs,cjs}", "test/**/*.{js,ts}"],
+        Some(Ecosystem::Python) => &["**/*.py"],
+        Some(Ecosystem::Make | Ecosystem::Cmake) => &["**/*.{c,h,cc,cpp,hpp}"],
+        None => &[],
     }
 }
 
-/// The toolchains a directory shows, most specific first.
-pub fn detect(dir: &Path) -> Vec<Toolchain> {
-    let has = |f: &str| dir.join(f).exists();
-    let mut found = Vec::new();
-    if has("Cargo.toml") {
-        found.push(Toolchain::Cargo);
-    }
-    if has("go.mod") {
-        found.push(Toolchain::Go);
-    }
-    if has("package.json") {
-        found.push(Toolchain::Npm);
-    }
-    let python_tests = || {
-        dir.join("tests").is_dir()
-            || std::fs::read_dir(dir).is_ok_and(|entries| {
-                entries.flatten().any(|e| {
-                    let name = e.file_name().to_string_lossy().into_owned();
-                    name.ends_with(".py")
-                        && (name.starts_with("test_") || name.ends_with("_test.py"))
-                })
-            })
-    };
-    if [
-        "pyproject.toml",
-        "setup.py",
-        "setup.cfg",
-        "pytest.ini",
-        "tox.ini",
-        "requirements.txt",
-    ]
-    .iter()
-    .any(|f| has(f))
-        || python_tests()
-    {
-        found.push(Toolchain::Pytest);
-    }
-    found
-}
-
-/// The starter playbook for a toolchain.
-pub fn starter(tc: Toolchain) -> String {
-    let files = if tc.files().is_empty() {
-        "[]".to_owned()
+/// The starter playbook for a project.
+pub fn starter(project: &Project) -> String {
+    let root = if project.root == "." {
+        String::new()
     } else {
-        format!(
-            "[{}]",
-            tc.files()
-                .iter()
-                .map(|f| format!("\"{f}\""))
-                .collect::<Vec<_>>()
-                .join(", ")
-        )
+        format!("{}/", project.root)
     };
-    let test_cmd = serde_json::to_string(tc.test_cmd()).expect("a string serializes");
+    let globs: Vec<String> = files(project.ecosystem)
+        .iter()
+        .map(|f| format!("\"{root}{f}\""))
+        .collect();
+    let name = project.ecosystem.map_or("unknown", Ecosystem::name);
+    let found: Vec<String> = std::iter::once(match project.ecosystem {
+        Some(e) => format!(
+            "# Found now: {} ({}) in {}.",
+            e.name(),
+            project.manager.as_deref().unwrap_or("?"),
+            project.root
+        ),
+        None => "# Found now: no project; set the setup and test steps' commands yourself.".into(),
+    })
+    .chain(
+        project
+            .setup
+            .iter()
+            .map(|c| format!("#   setup: {}", one_line(&c.run))),
+    )
+    .chain(
+        project
+            .test
+            .iter()
+            .map(|c| format!("#   test:  {}", one_line(&c.run))),
+    )
+    .collect();
     format!(
         r#"# yaml-language-server: $schema={SCHEMA_URL}
 # How codingworker turns issues labelled `auto-code` into pull requests in this repository.
 # Reference: https://github.com/OkadaSatoshi/codingworker/blob/main/docs/playbook.md
 # Check it:  codingworker validate .codingworker.yml
 # Try it:    codingworker run .codingworker.yml --issue issue.json --dry-run
+#
+# `project.setup` and `project.test` are how this repository installs and tests itself, found
+# when each run starts (its CI workflow, else its manifests): `codingworker project` shows
+# them and why. Write your own commands in their place to pin them.
+{found}
 version: 1
 name: {name}-aider
-description: {description}
-vars:
-  test_cmd: {test_cmd}
+description: set up and test the repository, then aider with local models (Ollama), falling back to smaller ones, until the tests pass
 secrets: [GEMINI_API_KEY]   # only used by the last attempt; leave unset to skip it
 timeout: 1h
 steps:
+  - id: setup
+    shell: "{{{{ project.setup }}}}"
+    timeout: 20m
+  - id: baseline
+    shell: "{{{{ project.test }}}}"
+    continue_on_error: true
+    timeout: 10m
+  - id: runnable
+    # The tests ran before any change when they passed or their runner counted some.
+    if: success() and not (steps.baseline.ok or (steps.baseline.tests and steps.baseline.tests.ran > 0))
+    shell: echo "the tests cannot run on the untouched checkout; no model was asked" >&2; exit 1
   - id: solve
     retry:
       attempts:
@@ -143,12 +106,14 @@ steps:
               The previous attempt failed its tests:
               {{{{ steps.test.output | tail(60) }}}}
               {{% endif %}}
-            files: {files}
+            files: [{globs}]
         - id: test
-          shell: "{{{{ vars.test_cmd }}}}"
+          shell: "{{{{ project.test }}}}"
+          # Tests that failed before any change may still fail: no new failures is a pass.
+          baseline: baseline
           timeout: 10m
   - id: pr
-    if: always()
+    if: always() and steps.solve.status != "skipped"
     pr_open:
       title: "{{{{ issue.title }}}}"
       body: |
@@ -160,17 +125,17 @@ steps:
     if: failure()
     comment:
       body: |
-        codingworker could not solve this issue; the draft pull request has what it tried.
+        {{% if steps.solve.status == "skipped" %}}codingworker did not try: the repository's setup or tests failed before any change.{{% else %}}codingworker could not solve this issue; the draft pull request has what it tried.{{% endif %}}
 
         {{{{ run.summary }}}}
 "#,
-        name = tc.name(),
-        description = serde_json::to_string(&format!(
-            "aider with local models (Ollama), falling back to smaller ones, until `{}` passes",
-            tc.test_cmd()
-        ))
-        .expect("a string serializes"),
+        found = found.join("\n"),
+        globs = globs.join(", "),
     )
+}
+
+fn one_line(s: &str) -> String {
+    crate::text::printable(&s.replace('\n', " "))
 }
 
 pub fn init(dir: &Path, force: bool) -> Result<Outcome, Error> {
@@ -187,29 +152,13 @@ pub fn init(dir: &Path, force: bool) -> Result<Outcome, Error> {
             path.display()
         )));
     }
-    let found = detect(dir);
-    let tc = found.first().copied().unwrap_or(Toolchain::Unknown);
-    std::fs::write(&path, starter(tc))
+    let tools = Tools::from_path(std::env::var("PATH").ok().as_deref());
+    let project = crate::project::detect(dir, &tools);
+    std::fs::write(&path, starter(&project))
         .map_err(Error::io(format!("failed to write {}", path.display())))?;
-    match tc {
-        Toolchain::Unknown => println!(
-            "wrote {}: no cargo, go, npm or pytest project found; set `vars.test_cmd` and `files` yourself",
-            path.display()
-        ),
-        _ => println!(
-            "wrote {} for {} (tests: `{}`)",
-            path.display(),
-            tc.name(),
-            tc.test_cmd()
-        ),
-    }
-    if found.len() > 1 {
-        let others: Vec<&str> = found[1..].iter().map(|t| t.name()).collect();
-        println!(
-            "also found: {} (edit `vars.test_cmd` to run those tests too)",
-            others.join(", ")
-        );
-    }
-    println!("next: codingworker validate {}", path.display());
+    let mut out = format!("wrote {}\n", path.display());
+    out.push_str(&super::project::describe(&project));
+    out.push_str(&format!("next: codingworker validate {}\n", path.display()));
+    super::print_stdout(&out);
     Ok(Outcome::Success)
 }

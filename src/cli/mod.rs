@@ -4,6 +4,7 @@ mod doctor;
 mod eval;
 pub mod init;
 mod progress;
+mod project;
 mod run;
 pub mod runs;
 mod runtime;
@@ -99,7 +100,18 @@ pub enum Command {
     /// The run history: recent runs, one run's steps and logs, cancel, prune, per-model
     /// stats.
     Runs(runs::RunsArgs),
-    /// Write a starter .codingworker.yml for the repository (detects cargo, go, npm, pytest).
+    /// Show how a repository installs and tests itself (`project.setup`, `project.test`),
+    /// and why. Exit 0 when a test command was found, 1 when not.
+    Project {
+        /// The repository (default: the current directory).
+        #[arg(default_value = ".")]
+        dir: PathBuf,
+        /// Output format.
+        #[arg(long, value_enum, default_value_t = Format::Human)]
+        format: Format,
+    },
+    /// Write a starter .codingworker.yml for the repository, with the setup and test
+    /// commands `project` finds.
     Init {
         /// The repository (default: the current directory).
         #[arg(long, default_value = ".")]
@@ -132,6 +144,7 @@ fn dispatch(cli: Cli) -> Result<Outcome, Error> {
         Command::Schema { kind } => schema::print_schema(kind),
         Command::Run(opts) => run::run_local(&opts),
         Command::Init { dir, force } => init::init(&dir, force),
+        Command::Project { dir, format } => project::project(&dir, format),
         Command::Worker(args) => {
             let runtime = runtime::build(runtime::Threads::Two)?;
             crate::triggers::worker::run_worker(&(&args).into(), &runtime)
@@ -146,6 +159,13 @@ fn dispatch(cli: Cli) -> Result<Outcome, Error> {
             raw,
         } => worker::enqueue(&queue_url, &issue, raw),
     }
+}
+
+/// Writes to stdout; a reader that went away (`| head`) is not an error of ours.
+pub(crate) fn print_stdout(text: &str) {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    let _ = out.write_all(text.as_bytes()).and_then(|()| out.flush());
 }
 
 /// Logs go to stderr: human lines by default, JSON with `--log-format json`. The level

@@ -20,14 +20,17 @@ pub enum SchemaKind {
     Worker,
     /// A run's `run.json`.
     Run,
+    /// The output of `codingworker project --format json`.
+    Project,
 }
 
 impl SchemaKind {
-    pub const ALL: [SchemaKind; 4] = [
+    pub const ALL: [SchemaKind; 5] = [
         SchemaKind::Playbook,
         SchemaKind::Task,
         SchemaKind::Worker,
         SchemaKind::Run,
+        SchemaKind::Project,
     ];
 
     /// The file name under `schemas/`.
@@ -37,6 +40,7 @@ impl SchemaKind {
             SchemaKind::Task => "task.schema.json",
             SchemaKind::Worker => "worker.schema.json",
             SchemaKind::Run => "run.schema.json",
+            SchemaKind::Project => "project.schema.json",
         }
     }
 }
@@ -48,6 +52,7 @@ pub fn generate(kind: SchemaKind) -> Value {
         SchemaKind::Task => for_input::<Task>(),
         SchemaKind::Worker => for_input::<WorkerConfig>(),
         SchemaKind::Run => for_output::<RunReport>(),
+        SchemaKind::Project => for_output::<crate::project::Project>(),
     }
 }
 

@@ -124,6 +124,11 @@ pub struct Engine {
     pub(crate) plan: Option<super::plan::PlanState>,
     /// The checkout as templates and the report name it.
     checkout_label: String,
+    /// Some template reads `project`: the checkout's setup and test commands are detected
+    /// when the run starts.
+    reads_project: bool,
+    /// What detection found.
+    pub(crate) project: Option<crate::project::Project>,
 }
 
 impl Engine {
@@ -192,6 +197,7 @@ impl Engine {
 
         let mut env = child_env::passthrough(&input.parent_env);
         issue_env(&input.task, &input.branch, &input.run_dir, &mut env);
+        setup_env(&input.run_dir, &mut env);
         env.extend(secrets.clone());
 
         let mut steps = BTreeMap::new();
@@ -216,6 +222,9 @@ impl Engine {
             pr: None,
         };
         let reads_changed = ReadsChanged::of(&input.playbook, &input.templates);
+        let reads_project = crate::template::sites::collect(&input.playbook)
+            .iter()
+            .any(|site| site.source.contains("project"));
         let mut engine = Engine {
             reads_changed,
             s: Services {
@@ -237,6 +246,8 @@ impl Engine {
             observers: Observers::default(),
             plan: None,
             checkout_label,
+            reads_project,
+            project: None,
         };
         // The playbook's env is rendered once, with the run's context.
         let top = Scope::top();
@@ -298,6 +309,7 @@ impl Engine {
                 self.s.child_env.insert(k.into(), v.into());
             }
         }
+        self.detect_project().await;
         let mut observers: Vec<Box<dyn Observer>> =
             vec![Box::new(RunFiles::new(self.s.run.run_dir.clone()))];
         observers.append(&mut self.waiting);
@@ -306,6 +318,36 @@ impl Engine {
             report: Box::new(self.report.clone()),
         });
         Ok(())
+    }
+
+    /// Finds how the checkout installs and tests itself (`project.*`), when a template reads
+    /// it. Detection reads files only, off the async threads.
+    pub(crate) async fn detect_project(&mut self) {
+        if !self.reads_project {
+            return;
+        }
+        let checkout = self.s.run.checkout.clone();
+        let tools =
+            crate::project::Tools::from_path(self.s.run.parent_env.get("PATH").map(String::as_str));
+        let detected =
+            tokio::task::spawn_blocking(move || crate::project::detect(&checkout, &tools)).await;
+        let Ok(project) = detected else { return };
+        if self.plan.is_none() {
+            tracing::info!(
+                ecosystem = project.ecosystem.map_or("none", |e| e.name()),
+                setup = %project.setup_script().replace('\n', " "),
+                test = %project.test_script(),
+                "project detected"
+            );
+            for note in &project.notes {
+                tracing::info!(note = %crate::text::printable(note), "project detection");
+            }
+            if !project.missing.is_empty() {
+                tracing::warn!(missing = %project.missing.join(", "), "the project's setup or tests need programs this machine's PATH lacks");
+            }
+        }
+        self.s.base.project = project.to_value();
+        self.project = Some(project);
     }
 
     /// Runs every step and returns the final report (also written to the run directory).
@@ -327,6 +369,9 @@ impl Engine {
         } else {
             RunStatus::Success
         };
+        // What setup made outside the checkout (a venv, a build tree) goes with the run.
+        let setup = self.s.run.run_dir.join(SETUP_DIR);
+        let _ = tokio::task::spawn_blocking(move || std::fs::remove_dir_all(setup)).await;
         self.report.finished_at = Some(jiff::Timestamp::now());
         self.report.duration_ms = millis(self.started.elapsed());
         self.observers.send(Event::RunFinished {
@@ -406,6 +451,7 @@ impl Engine {
                 model: None,
                 message: None,
                 log: logs.then(|| format!("logs/{stem}.log")),
+                tests: None,
             };
             self.observers.send(Event::StepStarted {
                 seq: self.seq,
@@ -598,6 +644,7 @@ impl Engine {
             model: result.model.clone(),
             message,
             log: result.logged.then(|| format!("logs/{stem}.log")),
+            tests: result.tests,
         };
         self.report
             .steps
@@ -716,6 +763,23 @@ pub(crate) fn render_env(
         out.insert(name.clone(), value);
     }
     Ok(out)
+}
+
+/// The folder of the run directory where setup keeps what it makes outside the checkout.
+pub(crate) const SETUP_DIR: &str = "setup";
+
+/// `CW_SETUP_DIR`, where setup keeps what must stay out of the checkout (the Python venv, a
+/// CMake build tree), and the venv's `bin` at the head of PATH, so that once setup made it,
+/// `python3`, `pip` and `pytest` are the run's own.
+fn setup_env(run_dir: &Path, env: &mut BTreeMap<String, String>) {
+    let dir = run_dir.join(SETUP_DIR);
+    let bin = dir.join("venv").join("bin").display().to_string();
+    let path = match env.get("PATH").filter(|p| !p.is_empty()) {
+        Some(p) => format!("{bin}:{p}"),
+        None => bin,
+    };
+    env.insert("PATH".into(), path);
+    env.insert("CW_SETUP_DIR".into(), dir.display().to_string());
 }
 
 /// The issue variables of every child: `CW_ISSUE_*` (labels one per line, and as JSON),

@@ -113,6 +113,7 @@ pub async fn render(input: PlanInput<'_>) -> Plan {
             };
         }
     };
+    engine.detect_project().await;
     engine.plan_header();
     let mut scope = Scope::top();
     for (i, step) in input.playbook.steps.iter().enumerate() {
@@ -190,7 +191,39 @@ impl Engine {
         if !env.is_empty() {
             plan.out.line(1, &format!("env:     {env}"));
         }
-        plan.out.line(1, "children see PATH, HOME, LANG, LC_*, TMPDIR, CW_ISSUE_*, CW_REPO, CW_BRANCH, listed secrets and the env above; nothing else of this environment");
+        plan.out.line(1, "children see PATH (led by $CW_SETUP_DIR/venv/bin), HOME, LANG, LC_*, TMPDIR, CW_ISSUE_*, CW_REPO, CW_BRANCH, CW_SETUP_DIR, listed secrets and the env above; nothing else of this environment");
+        if let Some(p) = &self.project {
+            let line = match p.ecosystem {
+                Some(e) => format!(
+                    "project: {} ({}) in {}, found by {}; `codingworker project` explains",
+                    e.name(),
+                    p.manager.as_deref().unwrap_or("?"),
+                    crate::text::printable(&p.root),
+                    crate::text::printable(
+                        &p.found
+                            .iter()
+                            .find(|f| f.root == p.root && Some(f.ecosystem) == p.ecosystem)
+                            .map(|f| f.evidence.join(", "))
+                            .unwrap_or_default()
+                    )
+                ),
+                None => "project: <none found: project.setup and project.test are empty>".into(),
+            };
+            plan.out.line(1, &line);
+            if p.ecosystem.is_none() {
+                plan.out.problems += 1;
+            }
+            if !p.missing.is_empty() {
+                plan.out.problems += 1;
+                plan.out.line(
+                    1,
+                    &format!(
+                        "<the project needs {} and this machine's PATH lacks it>",
+                        p.missing.join(", ")
+                    ),
+                );
+            }
+        }
         plan.out.text.push('\n');
     }
 
@@ -277,10 +310,7 @@ impl Engine {
             StepStatus::Skipped
         };
         let attempt = scope.attempt.as_ref().map(|a| a.info.clone());
-        let mut done = placeholder(status, &step.id.0, attempt.as_ref().map(|a| a.number));
-        if matches!(step.kind, StepKind::PrOpen(_)) {
-            done.outputs = pr_outputs(None);
-        }
+        let done = placeholder(status, step, attempt.as_ref().map(|a| a.number));
         self.steps.insert(step.id.0.clone(), done.to_value());
         self.report.steps.insert(
             index,
@@ -295,6 +325,7 @@ impl Engine {
                 model: None,
                 message: None,
                 log: None,
+                tests: None,
             },
         );
     }
@@ -367,10 +398,7 @@ impl Engine {
             if i > 0 {
                 // Reaching attempt n means attempt n-1 failed.
                 for child in &nested {
-                    let mut failed = placeholder(StepStatus::Failure, &child.id.0, Some(n - 1));
-                    if matches!(child.kind, StepKind::PrOpen(_)) {
-                        failed.outputs = pr_outputs(None);
-                    }
+                    let failed = placeholder(StepStatus::Failure, child, Some(n - 1));
                     self.steps.insert(child.id.0.clone(), failed.to_value());
                 }
             }
@@ -435,8 +463,10 @@ fn all_steps(steps: &[Step]) -> Vec<&Step> {
     out
 }
 
-/// A step result with placeholder outputs, for the plan.
-fn placeholder(status: StepStatus, id: &str, attempt: Option<u32>) -> StepResult {
+/// A step result with placeholder outputs, for the plan: a pull request not opened yet, test
+/// counts not known yet.
+fn placeholder(status: StepStatus, step: &Step, attempt: Option<u32>) -> StepResult {
+    let id = &step.id.0;
     let of = match attempt {
         Some(n) => format!("{id} in attempt {n}"),
         None => id.to_owned(),
@@ -448,5 +478,12 @@ fn placeholder(status: StepStatus, id: &str, attempt: Option<u32>) -> StepResult
     r.captured.stderr = format!("<stderr of {of}>");
     r.captured.output = format!("<output of {of}>");
     r.duration = Duration::ZERO;
+    match step.kind {
+        StepKind::PrOpen(_) => r.outputs = pr_outputs(None),
+        StepKind::Shell(_) => {
+            r.outputs.insert("tests".into(), minijinja::Value::from(()));
+        }
+        _ => {}
+    }
     r
 }

@@ -82,6 +82,9 @@ pub struct StepReport {
     /// The step's log, relative to the run directory.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub log: Option<String>,
+    /// The test counts its output shows (a `shell` step running a test runner).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tests: Option<crate::steps::tests_count::TestCounts>,
 }
 
 /// An attempt as the report shows it: `{"number": 2, "model": "..."}`.
@@ -156,7 +159,7 @@ impl RunReport {
                 status_cell(s.status),
                 exit,
                 format_ms(s.duration_ms),
-                md_cell(s.message.as_deref().unwrap_or("")),
+                md_cell(&note(s)),
             );
         }
         out
@@ -243,6 +246,29 @@ pub fn format_ms(ms: u64) -> String {
         } else {
             format!("{}h {:02}m", s / 3600, (s % 3600) / 60)
         }
+    }
+}
+
+/// A step's note in the table: its test counts, then why it failed or was skipped.
+fn note(s: &StepReport) -> String {
+    let tests = s.tests.as_ref().map(|t| {
+        let mut parts = vec![format!("{} passed", t.passed)];
+        if t.failed > 0 {
+            parts.push(format!("{} failed", t.failed));
+        }
+        if t.skipped > 0 {
+            parts.push(format!("{} skipped", t.skipped));
+        }
+        if t.ran == 0 {
+            "no tests ran".to_owned()
+        } else {
+            format!("tests: {}", parts.join(", "))
+        }
+    });
+    match (tests, s.message.as_deref()) {
+        (Some(t), Some(m)) => format!("{t} · {m}"),
+        (Some(t), None) => t,
+        (None, m) => m.unwrap_or("").to_owned(),
     }
 }
 

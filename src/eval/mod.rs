@@ -245,6 +245,7 @@ async fn call_agent(
         continue_on_error: false,
         env: Default::default(),
         workdir: None,
+        baseline: None,
         kind: StepKind::Aider(spec.clone()),
     };
     for sub in ["logs", "prompts"] {

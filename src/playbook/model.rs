@@ -82,6 +82,8 @@ pub struct Step {
     pub continue_on_error: bool,
     pub env: EnvMap,
     pub workdir: Option<String>,
+    /// A `shell` step that runs tests: the step that ran them before any change.
+    pub baseline: Option<StepId>,
     pub kind: StepKind,
 }
 
@@ -173,6 +175,12 @@ struct StepDef {
     /// Directory to run in, relative to the checkout (must stay inside it).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     workdir: Option<String>,
+    /// For a `shell` step that runs tests: the id of the step that ran the same tests before
+    /// any change. When this step's command fails, it still succeeds if its test runner
+    /// names every failing test, each of them failed there too, and no fewer tests pass: no
+    /// new failures.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    baseline: Option<StepId>,
     /// Run a command with `sh -c` in the checkout. Every `{{ }}` output is shell-quoted.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     shell: Option<Template>,
@@ -221,6 +229,7 @@ impl TryFrom<StepDef> for Step {
             continue_on_error: d.continue_on_error,
             env: d.env,
             workdir: d.workdir,
+            baseline: d.baseline,
             kind: kinds.remove(0),
         })
     }
@@ -252,6 +261,7 @@ impl From<Step> for StepDef {
             continue_on_error: s.continue_on_error,
             env: s.env,
             workdir: s.workdir,
+            baseline: s.baseline,
             shell: None,
             aider: None,
             retry: None,

@@ -23,6 +23,7 @@ use crate::template::{
 pub const ISSUE_FIELDS: [&str; 6] = ["number", "title", "body", "labels", "author", "url"];
 pub const REPO_FIELDS: [&str; 5] = ["full_name", "owner", "name", "clone_url", "default_branch"];
 pub const RUN_FIELDS: [&str; 4] = ["id", "branch", "workdir", "summary"];
+pub const PROJECT_FIELDS: [&str; 6] = ["setup", "test", "ecosystem", "manager", "root", "missing"];
 pub const STEP_FIELDS: [&str; 9] = [
     "status",
     "ok",
@@ -35,6 +36,9 @@ pub const STEP_FIELDS: [&str; 9] = [
     "changed",
 ];
 pub const PR_OPEN_FIELDS: [&str; 3] = ["number", "url", "created"];
+/// A shell step's test counts (`steps.<id>.tests.ran`, …; none when its output shows no
+/// test runner's summary).
+pub const SHELL_FIELDS: [&str; 1] = ["tests"];
 pub const STATUSES: [&str; 5] = ["success", "failure", "timed_out", "skipped", "cancelled"];
 
 /// Names offered in "did you mean" for filters and tests (the language's own and
@@ -197,6 +201,36 @@ impl Checker<'_> {
                 Diagnostic::error("path-escapes", format!("`workdir` {why}"))
                     .at(self.doc.value_span(&format!("{pointer}/workdir"))),
             );
+        }
+        if let Some(id) = &step.baseline {
+            let span = self.doc.value_span(&format!("{pointer}/baseline"));
+            let problem = if !matches!(step.kind, StepKind::Shell(_)) {
+                Some(format!(
+                    "`baseline` is for `shell` steps that run tests, not `{}` steps",
+                    step.kind.name()
+                ))
+            } else if id.0 == step.id.0 {
+                Some("`baseline` names the step itself; name the step that ran the tests before any change".into())
+            } else {
+                match self.steps.get(&id.0) {
+                    None => Some(format!(
+                        "`baseline` names `{}`, which is no step{}",
+                        id.0,
+                        did_you_mean(&id.0, self.steps.keys().map(String::as_str))
+                            .map(|h| format!(" ({h})"))
+                            .unwrap_or_default()
+                    )),
+                    Some(info) if info.kind != "shell" => Some(format!(
+                        "`baseline` names `{}`, a `{}` step; it must be a `shell` step that ran the tests",
+                        id.0, info.kind
+                    )),
+                    Some(_) => None,
+                }
+            };
+            if let Some(message) = problem {
+                self.out
+                    .push(Diagnostic::error("invalid-baseline", message).at(span));
+            }
         }
         match &step.kind {
             StepKind::Aider(a) => {
@@ -563,6 +597,7 @@ impl Checker<'_> {
             "issue" => self.check_field(site, "issue", first, &ISSUE_FIELDS),
             "repo" => self.check_field(site, "repo", first, &REPO_FIELDS),
             "run" => self.check_field(site, "run", first, &RUN_FIELDS),
+            "project" => self.check_field(site, "project", first, &PROJECT_FIELDS),
             "vars" => {
                 if let Some(v) = first
                     && !parts.vars.contains_key(v)
@@ -723,10 +758,10 @@ impl Checker<'_> {
             return;
         };
         if let Some(f) = field {
-            let extra: &[&str] = if info.kind == "pr_open" {
-                &PR_OPEN_FIELDS
-            } else {
-                &[]
+            let extra: &[&str] = match info.kind {
+                "pr_open" => &PR_OPEN_FIELDS,
+                "shell" => &SHELL_FIELDS,
+                _ => &[],
             };
             if !STEP_FIELDS.contains(&f) && !extra.contains(&f) {
                 let known: Vec<&str> = STEP_FIELDS.iter().chain(extra).copied().collect();

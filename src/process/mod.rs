@@ -344,6 +344,10 @@ impl Ending {
     /// A sentence for reports: "exit code 1", "timed out after 10m".
     pub fn describe(self, limit: Option<Duration>) -> String {
         match self {
+            // The shell's codes for a program it could not start: say so, it is the usual
+            // sign of a tool missing on the machine or from the project's setup.
+            Ending::Exited(126) => "exit code 126 (a command could not be executed)".into(),
+            Ending::Exited(127) => "exit code 127 (a command was not found)".into(),
             Ending::Exited(c) => format!("exit code {c}"),
             Ending::Signaled(s) => {
                 let name = Signal::try_from(s)

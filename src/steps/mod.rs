@@ -15,6 +15,7 @@ pub mod pr_open;
 pub mod result;
 pub mod shell;
 pub mod status;
+pub mod tests_count;
 
 use crate::playbook::model::StepKind;
 use kind::Kind;

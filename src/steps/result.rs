@@ -30,6 +30,8 @@ pub struct StepResult {
     pub logged: bool,
     /// The model an `aider` step used.
     pub model: Option<String>,
+    /// The test counts a `shell` step's output shows.
+    pub tests: Option<super::tests_count::TestCounts>,
 }
 
 impl StepResult {
@@ -45,6 +47,7 @@ impl StepResult {
             pr: None,
             logged: false,
             model: None,
+            tests: None,
         }
     }
 
@@ -84,6 +87,7 @@ impl StepResult {
             pr: None,
             logged: true,
             model: None,
+            tests: None,
         }
     }
 
@@ -112,6 +116,9 @@ impl StepResult {
         let mut r = Self::skipped("");
         if kind == "pr_open" {
             r.outputs = pr_outputs(None);
+        }
+        if kind == "shell" {
+            r.outputs.insert("tests".into(), Value::from(()));
         }
         r.to_value()
     }

@@ -1,7 +1,9 @@
-//! The template context: `issue`, `repo`, `vars`, `secrets`, `attempt`, `steps`, `run`.
+//! The template context: `issue`, `repo`, `vars`, `secrets`, `attempt`, `steps`, `run`,
+//! `project`.
 //!
 //! Values written by the playbook's author (`vars`, attempt keys) are trusted and marked
-//! safe, so `{{ vars.test_cmd }}` in a shell step runs as the command it is. Everything
+//! safe, so `{{ vars.test_cmd }}` in a shell step runs as the command it is; so are the
+//! repository's own setup and test commands (`project.setup`, `project.test`). Everything
 //! else (issue text above all, but also step outputs and secrets) is data and gets quoted
 //! in shell steps.
 
@@ -19,6 +21,8 @@ pub struct ContextBase {
     pub repo: Value,
     pub vars: Value,
     pub secrets: Value,
+    /// `project.*`: what the checkout's detection found (empty commands until then).
+    pub project: Value,
 }
 
 impl ContextBase {
@@ -44,6 +48,7 @@ impl ContextBase {
             repo: Value::from(repo),
             vars: Value::from(vars),
             secrets: Value::from(secrets.clone()),
+            project: no_project(),
         }
     }
 
@@ -54,6 +59,7 @@ impl ContextBase {
             ("repo", self.repo.clone()),
             ("vars", self.vars.clone()),
             ("secrets", self.secrets.clone()),
+            ("project", self.project.clone()),
             ("steps", steps),
             ("run", run),
             (FAILED_FLAG, Value::from(failed)),
@@ -63,6 +69,19 @@ impl ContextBase {
         }
         Value::from(map)
     }
+}
+
+/// `project.*` before detection (or when nothing was found): every command empty.
+pub(crate) fn no_project() -> Value {
+    Value::from(
+        crate::playbook::validate::PROJECT_FIELDS
+            .iter()
+            .map(|f| match *f {
+                "missing" => (*f, Value::from(Vec::<String>::new())),
+                _ => (*f, Value::from("")),
+            })
+            .collect::<BTreeMap<&str, Value>>(),
+    )
 }
 
 /// `run.*`.

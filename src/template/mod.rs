@@ -34,8 +34,8 @@ use tokio_util::sync::CancellationToken;
 pub(crate) const FAILED_FLAG: &str = "__cw_failed";
 
 /// The names a template may read at its root.
-pub(crate) const ROOT_NAMES: [&str; 7] = [
-    "issue", "repo", "vars", "secrets", "attempt", "steps", "run",
+pub(crate) const ROOT_NAMES: [&str; 8] = [
+    "issue", "repo", "vars", "secrets", "attempt", "steps", "run", "project",
 ];
 /// The functions of the language (on top of minijinja's own globals).
 pub(crate) const FUNCTIONS: [&str; 3] = ["success", "failure", "always"];

@@ -80,7 +80,7 @@ pub(crate) fn code_of(source: &str, kind: SiteKind) -> String {
 
 /// A shell template as the shell would see it, for the validator: every `{{ }}` that writes a
 /// value becomes a placeholder (see [`super::shell`]), one that writes code the author wrote
-/// (`vars.x`, `attempt.x`, `| safe`) becomes a plain word, and tags and comments vanish.
+/// (`vars.x`, `attempt.x`, `project.setup`, `| safe`) becomes a plain word, and tags and comments vanish.
 /// Returns the text and, per placeholder, the byte offset of its `{{` in the source.
 pub(crate) fn shell_outline(source: &str) -> (String, Vec<usize>) {
     let mut out = String::new();
@@ -130,6 +130,9 @@ fn writes_code(expr: &str) -> bool {
     if let Some(head) = e.strip_suffix("safe")
         && head.trim_end().ends_with('|')
     {
+        return true;
+    }
+    if matches!(e, "project.setup" | "project.test" | "project.root") {
         return true;
     }
     let path = e.strip_prefix("vars").or_else(|| e.strip_prefix("attempt"));

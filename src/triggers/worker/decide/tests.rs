@@ -167,6 +167,7 @@ fn report(status: RunStatus, steps: &[(&str, StepStatus, bool)], pr: bool) -> Ru
             model: None,
             message: None,
             log: None,
+            tests: None,
         })
         .collect();
     if pr {
