@@ -114,6 +114,8 @@ impl Report {
 /// What the checks look at.
 pub(crate) struct Input {
     pub config: Option<PathBuf>,
+    /// Checkouts whose setup and test toolchains to check (`--repo`).
+    pub repos: Vec<PathBuf>,
     pub env: BTreeMap<String, String>,
     pub timeout: Duration,
 }
@@ -163,6 +165,9 @@ pub(crate) async fn run_checks(input: &Input) -> Report {
             .unwrap_or_else(|| default_workdir(env)),
     ));
     checks.push(memory());
+    for repo in &input.repos {
+        checks.push(toolchains(repo, env));
+    }
     match &settings {
         Some(s) => {
             checks.push(github(s, env).await);
@@ -174,6 +179,68 @@ pub(crate) async fn run_checks(input: &Input) -> Report {
         }
     }
     Report::new(checks)
+}
+
+/// The programs a repository's setup and tests need (`codingworker project`), on this PATH.
+fn toolchains(repo: &Path, env: &BTreeMap<String, String>) -> Check {
+    let name = format!("repo {}", repo.display());
+    if !repo.is_dir() {
+        return check(name, Status::Fail, "not a directory").fix("give the folder of a checkout");
+    }
+    let tools = crate::project::Tools::from_path(env.get("PATH").map(String::as_str));
+    let p = crate::project::detect(repo, &tools);
+    let Some(eco) = p.ecosystem else {
+        return check(
+            name,
+            Status::Warn,
+            "no project found: the default playbook stops before any model",
+        )
+        .fix("set the setup and test commands in the repository's .codingworker.yml");
+    };
+    let what = format!("{} ({})", eco.name(), p.manager.as_deref().unwrap_or("?"));
+    if !p.missing.is_empty() {
+        let fixes: Vec<String> = p
+            .missing
+            .iter()
+            .map(|t| format!("{t}: {}", install_hint(t)))
+            .collect();
+        return check(
+            name,
+            Status::Fail,
+            format!(
+                "{what} needs {}, which this PATH lacks",
+                p.missing.join(", ")
+            ),
+        )
+        .fix(fixes.join("; "));
+    }
+    match &p.test {
+        Some(t) => check(
+            name,
+            Status::Ok,
+            format!("{what}: needs {}, all found; tests: `{}`", p.needs.join(", "), t.run),
+        ),
+        None => check(name, Status::Warn, format!("{what}: no test command found"))
+            .fix("set the test command in the repository's .codingworker.yml (`codingworker project` shows what was found)"),
+    }
+}
+
+/// How to get a program a project needs.
+fn install_hint(program: &str) -> &'static str {
+    match program {
+        "python3" => "install Python 3 (macOS: `brew install python`)",
+        "node" | "npm" => "install Node.js (https://nodejs.org, or `brew install node`)",
+        "corepack" => "`npm install -g corepack` (Node.js 25 and later no longer bundle it)",
+        "pnpm" | "yarn" => "`corepack enable`, or `npm install -g` it",
+        "bun" => "install bun (https://bun.sh)",
+        "cargo" => "install Rust with rustup (https://rustup.rs)",
+        "go" => "install Go (https://go.dev/dl, or `brew install go`)",
+        "make" => "install make (macOS: `xcode-select --install`)",
+        "cmake" | "ctest" => "install CMake (`brew install cmake`, or your package manager)",
+        "poetry" => "`pipx install poetry`",
+        "uv" => "`pipx install uv`",
+        _ => "install it, or set the commands in the repository's .codingworker.yml",
+    }
 }
 
 fn default_workdir(env: &BTreeMap<String, String>) -> PathBuf {

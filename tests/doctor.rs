@@ -251,3 +251,43 @@ fn regex_lite_replace(line: &str) -> String {
     }
     out
 }
+
+#[test]
+fn repo_checks_name_the_toolchains_a_repository_needs_and_how_to_get_them() {
+    let sb = Sandbox::new();
+    let go = sb.write("go-repo/go.mod", "module example.com/x\n");
+    let make = sb.write("c-repo/Makefile", "test:\n\t./run-tests\n");
+    let empty = sb.write("docs-repo/README.md", "# docs\n");
+    let ran: Ran = cw()
+        .args(["doctor", "--format", "json", "--repo"])
+        .arg(go.parent().unwrap())
+        .arg("--repo")
+        .arg(make.parent().unwrap())
+        .arg("--repo")
+        .arg(empty.parent().unwrap())
+        .env("HOME", sb.home())
+        // No Go on this PATH (nor on this machine).
+        .env("PATH", "/usr/bin:/bin")
+        .output()
+        .unwrap()
+        .into();
+    let report: Value = serde_json::from_str(&ran.stdout).unwrap();
+    let go = find(&report, "repo ");
+    assert_eq!(go["status"], "fail", "{go}");
+    assert_eq!(go["detail"], "go (go) needs go, which this PATH lacks");
+    assert_eq!(
+        go["fix"],
+        "go: install Go (https://go.dev/dl, or `brew install go`)"
+    );
+    let checks = report["checks"].as_array().unwrap();
+    let repo = |i: usize| {
+        &checks
+            .iter()
+            .filter(|c| c["name"].as_str().unwrap().starts_with("repo "))
+            .nth(i)
+            .unwrap()["status"]
+    };
+    assert_eq!(repo(1), "ok", "{report:#}");
+    assert_eq!(repo(2), "warn", "{report:#}");
+    assert_eq!(ran.code, 1, "a missing toolchain blocks");
+}

@@ -465,4 +465,24 @@ fn a_test_that_failed_before_any_change_may_fail_after_it_but_no_new_one() {
         2,
         "{test}"
     );
+
+    // Nor does deleting a passing test: fewer tests pass (the exit code is the baseline's).
+    let deleting = std::fs::read_to_string(root().join("tests/fixtures/real/harmless.yml"))
+        .unwrap()
+        .replace(
+            r#"echo "a harmless change" > CODINGWORKER_NOTE.md"#,
+            "sed -i '/def test_add/,+2d' test_calc.py",
+        );
+    let playbook = work.path().join("deleting.yml");
+    std::fs::write(&playbook, deleting).unwrap();
+    let (dir, third) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let (ran, report) = run(playbook.to_str().unwrap(), &calc(dir.path()), third.path());
+    assert_eq!(ran.code, 1, "{}", ran.stdout);
+    let test = step(&report, "test");
+    assert_eq!(test["exit_code"], 1);
+    assert_eq!(test["status"], "failure");
+    assert_eq!(
+        test["message"],
+        "0 tests pass, fewer than the 1 that passed before any change (`baseline`): a change must not remove or break tests"
+    );
 }

@@ -98,7 +98,11 @@ fn a_dry_run_changes_nothing_and_needs_no_git() {
 
     let plain = tempfile::tempdir().unwrap();
     std::fs::write(plain.path().join("main.py"), "").unwrap();
-    std::fs::write(plain.path().join("pyproject.toml"), "[project]\nname = \"x\"\n").unwrap();
+    std::fs::write(
+        plain.path().join("pyproject.toml"),
+        "[project]\nname = \"x\"\n",
+    )
+    .unwrap();
     let ran = dry_run(
         "playbooks/python.yml",
         task.to_str().unwrap(),

@@ -8,11 +8,16 @@ use crate::doctor::{Input, run_checks};
 use crate::error::{Error, Outcome};
 use crate::process::env as child_env;
 
-pub(super) fn doctor(config: Option<PathBuf>, format: Format) -> Result<Outcome, Error> {
+pub(super) fn doctor(
+    config: Option<PathBuf>,
+    repos: Vec<PathBuf>,
+    format: Format,
+) -> Result<Outcome, Error> {
     let runtime = super::runtime::build(super::runtime::Threads::One)?;
     let _entered = runtime.enter();
     let input = Input {
         config,
+        repos,
         env: child_env::current(),
         timeout: Duration::from_secs(5),
     };

@@ -78,12 +78,13 @@ steps:
     shell: "{{{{ project.setup }}}}"
     timeout: 20m
   - id: baseline
-    shell: "{{{{ project.test }}}}"
+    shell: |
+      {{% if project.test %}}{{{{ project.test }}}}{{% else %}}echo "no test command found: set one here" >&2; exit 1{{% endif %}}
     continue_on_error: true
     timeout: 10m
   - id: runnable
-    # The tests ran before any change when they passed or their runner counted some.
-    if: success() and not (steps.baseline.ok or (steps.baseline.tests and steps.baseline.tests.ran > 0))
+    # The tests ran before any change when their runner counted some (else: when they passed).
+    if: success() and not (steps.baseline.tests.ran > 0 if steps.baseline.tests else steps.baseline.ok)
     shell: echo "the tests cannot run on the untouched checkout; no model was asked" >&2; exit 1
   - id: solve
     retry:
@@ -108,7 +109,8 @@ steps:
               {{% endif %}}
             files: [{globs}]
         - id: test
-          shell: "{{{{ project.test }}}}"
+          shell: |
+            {{% if project.test %}}{{{{ project.test }}}}{{% else %}}exit 1{{% endif %}}
           # Tests that failed before any change may still fail: no new failures is a pass.
           baseline: baseline
           timeout: 10m

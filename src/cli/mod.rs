@@ -90,6 +90,9 @@ pub enum Command {
         /// The worker's configuration file (enables the model, GitHub and queue checks).
         #[arg(long)]
         config: Option<PathBuf>,
+        /// A checkout whose setup and test toolchains to check (repeatable).
+        #[arg(long = "repo")]
+        repos: Vec<PathBuf>,
         /// Output format.
         #[arg(long, value_enum, default_value_t = Format::Human)]
         format: Format,
@@ -149,7 +152,11 @@ fn dispatch(cli: Cli) -> Result<Outcome, Error> {
             let runtime = runtime::build(runtime::Threads::Two)?;
             crate::triggers::worker::run_worker(&(&args).into(), &runtime)
         }
-        Command::Doctor { config, format } => doctor::doctor(config, format),
+        Command::Doctor {
+            config,
+            repos,
+            format,
+        } => doctor::doctor(config, repos, format),
         Command::Eval(args) => eval::eval(&args),
         Command::Runs(args) => runs::runs(&args),
         Command::Route { config, issue } => worker::route(&config, &issue),

@@ -283,7 +283,8 @@ impl Engine {
     /// once the checkout exists.
     pub async fn start(&mut self) -> Result<(), SetupError> {
         let dir = &self.s.run.run_dir;
-        // A reused --out directory must not mix two runs' logs and prompts.
+        // A reused --out directory must not mix two runs' logs, prompts and setups.
+        let _ = std::fs::remove_dir_all(dir.join(SETUP_DIR));
         for sub in ["logs", "prompts"] {
             let _ = std::fs::remove_dir_all(dir.join(sub));
             std::fs::create_dir_all(dir.join(sub)).map_err(|e| {

@@ -176,9 +176,9 @@ struct StepDef {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     workdir: Option<String>,
     /// For a `shell` step that runs tests: the id of the step that ran the same tests before
-    /// any change. When this step's command fails, it still succeeds if its test runner
-    /// names every failing test, each of them failed there too, and no fewer tests pass: no
-    /// new failures.
+    /// any change. The step fails when its runner counted no tests, or fewer tests pass than
+    /// there; when its command fails, it still succeeds if its runner names every failing
+    /// test and each of them failed there too: no new failures.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     baseline: Option<StepId>,
     /// Run a command with `sh -c` in the checkout. Every `{{ }}` output is shell-quoted.

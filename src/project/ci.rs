@@ -19,10 +19,12 @@ const MAX_LINE: usize = 1000;
 pub(crate) struct CiTest {
     pub ecosystem: Ecosystem,
     pub run: String,
-    pub setup: Vec<String>,
+    /// Each install line with the folder it runs in (none: the checkout's top).
+    pub setup: Vec<(Option<String>, String)>,
     /// Where: `.github/workflows/ci.yml, job test`.
     pub at: String,
-    /// The step's `working-directory`, when it has one.
+    /// The folder the test runs in (its step's `working-directory`, the job's or the
+    /// workflow's default, or a `cd` before it), when not the top.
     pub workdir: Option<String>,
 }
 
@@ -42,7 +44,7 @@ pub(crate) fn read(dir: &Dir) -> Ci {
         .filter(|f| f.ends_with(".yml") || f.ends_with(".yaml"))
         .collect();
     // Workflows named for testing first.
-    files.sort_by_key(|f| !(f.contains("test") || f.starts_with("ci")));
+    files.sort_by_key(|f| rank(f));
     for file in files {
         let at = format!("{WORKFLOWS}/{file}");
         let text = match dir.read(WORKFLOWS, &file) {
@@ -71,11 +73,39 @@ pub(crate) fn read(dir: &Dir) -> Ci {
     ci
 }
 
+/// The order workflows are read in: testing ones first, releasing ones last.
+fn rank(file: &str) -> u8 {
+    let f = file.to_ascii_lowercase();
+    let has = |words: &[&str]| words.iter().any(|w| f.contains(w));
+    if has(&["test", "ci."]) || f.starts_with("ci") {
+        0
+    } else if has(&[
+        "publish", "release", "deploy", "docs", "pages", "label", "stale",
+    ]) {
+        3
+    } else if has(&[
+        "check", "valid", "build", "main", "python", "rust", "node", "go",
+    ]) {
+        1
+    } else {
+        2
+    }
+}
+
 fn scan_workflow(doc: &Value, at: &str, notes: &mut Vec<String>) -> Option<CiTest> {
     if !runs_on_push_or_pr(doc.get("on")) {
         return None;
     }
     let jobs = doc.get("jobs")?.as_object()?;
+    // Test jobs first, lint and release jobs last (a map's order is not the file's).
+    let mut jobs: Vec<(&String, &Value)> = jobs.iter().collect();
+    jobs.sort_by_key(|(name, _)| rank(name));
+    let default_dir = |v: &Value| {
+        v.pointer("/defaults/run/working-directory")
+            .and_then(Value::as_str)
+            .map(str::to_owned)
+    };
+    let workflow_dir = default_dir(doc);
     for (name, job) in jobs {
         let runs_on = job
             .get("runs-on")
@@ -88,37 +118,57 @@ fn scan_workflow(doc: &Value, at: &str, notes: &mut Vec<String>) -> Option<CiTes
         let Some(steps) = job.get("steps").and_then(Value::as_array) else {
             continue;
         };
+        let job_dir = default_dir(job).or_else(|| workflow_dir.clone());
         let mut setup = Vec::new();
         for step in steps {
             let Some(run) = step.get("run").and_then(Value::as_str) else {
                 continue;
             };
-            let workdir = step
+            let declared = step
                 .get("working-directory")
                 .and_then(Value::as_str)
-                .map(|w| w.trim_start_matches("./").trim_end_matches('/').to_owned());
-            if workdir
-                .as_deref()
-                .is_some_and(|w| !plain_name(w) && w != ".")
-            {
+                .map(str::to_owned)
+                .or_else(|| job_dir.clone());
+            let Some(mut workdir) = folder(declared.as_deref()) else {
+                notes.push(format!(
+                    "{at}, job {name}: a `working-directory` that is not a plain folder; its step is ignored"
+                ));
                 continue;
-            }
+            };
+            let step_name = step
+                .get("name")
+                .and_then(Value::as_str)
+                .unwrap_or("")
+                .to_ascii_lowercase();
             for line in lines(run) {
-                let kind = classify(&line);
+                // `cd app` on a line of its own: the lines after it run there.
+                if let Some(dir) = line.strip_prefix("cd ").map(str::trim) {
+                    match folder(Some(dir)) {
+                        Some(d) => workdir = join_dirs(workdir.as_deref(), d.as_deref()),
+                        None => break,
+                    }
+                    continue;
+                }
+                let kind = by_name(classify(&line), &step_name, &line);
                 if kind == Kind::Other {
                     continue;
                 }
                 let line = match resolve(&line) {
                     Some(resolved) => {
                         notes.push(format!(
-                            "{at}, job {name}: `{}` runs one tox environment per matrix entry; here `{resolved}`",
+                            "{at}, job {name}: `{}` runs tox environments by Python version; here `{resolved}`, the machine's",
                             shorten(&line)
                         ));
                         resolved
                     }
                     None => line,
                 };
-                if let Some(why) = unresolvable(&line) {
+                let why = unresolvable(&line).or_else(|| {
+                    matches!(kind, Kind::Test(_))
+                        .then(|| masked(&line))
+                        .flatten()
+                });
+                if let Some(why) = why {
                     notes.push(format!(
                         "{at}, job {name}: `{}` {why}; ignored",
                         shorten(&line)
@@ -132,16 +182,44 @@ fn scan_workflow(doc: &Value, at: &str, notes: &mut Vec<String>) -> Option<CiTes
                             run: line,
                             setup,
                             at: format!("{at}, job {name}"),
-                            workdir: workdir.filter(|w| w != "."),
+                            workdir,
                         });
                     }
-                    Kind::Install => setup.push(line),
+                    Kind::Install => setup.push((workdir.clone(), line)),
                     Kind::Other => {}
                 }
             }
         }
     }
     None
+}
+
+/// A `working-directory` or `cd` target as a folder of the checkout: `Some(None)` for its
+/// top, `None` when it is not a plain relative folder (an expression, `..`, an absolute path).
+fn folder(dir: Option<&str>) -> Option<Option<String>> {
+    let Some(dir) = dir else { return Some(None) };
+    let d = dir.trim().trim_start_matches("./").trim_end_matches('/');
+    if d.is_empty() || d == "." {
+        Some(None)
+    } else if plain_name(d) {
+        Some(Some(d.to_owned()))
+    } else {
+        None
+    }
+}
+
+fn join_dirs(base: Option<&str>, sub: Option<&str>) -> Option<String> {
+    match (base, sub) {
+        (Some(b), Some(s)) => Some(format!("{b}/{s}")),
+        (b, s) => s.or(b).map(str::to_owned),
+    }
+}
+
+/// A test line whose exit code the shell would not pass on (`pytest | tee log`,
+/// `pytest || true`, `pytest &`).
+fn masked(line: &str) -> Option<&'static str> {
+    (line.contains('|') || line.trim_end().ends_with('&'))
+        .then_some("would not pass its exit code on (a pipe, `||` or `&`)")
 }
 
 /// A workflow with the one looseness GitHub's parser accepts and a strict YAML 1.2 parser
@@ -177,16 +255,21 @@ fn resolve(line: &str) -> Option<String> {
     if !tox {
         return None;
     }
-    let rest = line.split_once("-e ")?.1.trim_start();
+    let Some(at) = line.find(" -e ") else {
+        // `tox` alone runs every environment of the envlist, one per Python version.
+        let has_env = words
+            .iter()
+            .any(|w| w.starts_with("-e") || w.starts_with("--env"));
+        let expressions = line.contains("${{");
+        return (!has_env && !expressions).then(|| format!("{line} -e py"));
+    };
+    let rest = line[at + 4..].trim_start();
     let expr_end = rest.strip_prefix("${{")?.find("}}")? + 5;
     let after = &rest[expr_end..];
     if after.contains("${{") || !(after.is_empty() || after.starts_with(' ')) {
         return None;
     }
-    Some(format!(
-        "{}-e py{after}",
-        &line[..line.len() - rest.len() - 3]
-    ))
+    Some(format!("{} -e py{after}", &line[..at]))
 }
 
 /// Whether `on:` includes push or pull_request (a word, a list or a map).
@@ -261,12 +344,33 @@ fn classify(line: &str) -> Kind {
             .split_whitespace()
             .skip_while(|w| is_assignment(w))
             .collect();
+        // `tox --notest` only creates the environments.
+        if words.contains(&"--notest") {
+            install = true;
+            continue;
+        }
         if let Some(e) = test_words(&words) {
             return Kind::Test(e);
         }
         install |= install_words(&words);
     }
     if install { Kind::Install } else { Kind::Other }
+}
+
+/// What a step's name adds: a `make` target in a step named for tests is the test (`make
+/// coverage` under "Run tests"), one named for installing is setup; a test runner in a step
+/// named for linting or static checks is not the test suite.
+fn by_name(kind: Kind, step: &str, line: &str) -> Kind {
+    let named = |words: &[&str]| words.iter().any(|w| step.contains(w));
+    let make = line.split_whitespace().next() == Some("make");
+    match kind {
+        Kind::Test(_) if named(&["lint", "static", "style", "format", "type"]) => Kind::Other,
+        Kind::Other if make && named(&["test"]) => Kind::Test(Ecosystem::Make),
+        Kind::Other if make && named(&["install", "dependencies", "requirements", "setup"]) => {
+            Kind::Install
+        }
+        other => other,
+    }
 }
 
 fn is_assignment(word: &str) -> bool {
@@ -291,7 +395,8 @@ fn test_words(words: &[&str]) -> Option<Ecosystem> {
     let first = rest.first().copied().unwrap_or("");
     let python_module = |m: &str| matches!(m, "pytest" | "tox" | "nox" | "unittest");
     match program {
-        "pytest" | "py.test" | "tox" | "nox" => Some(Ecosystem::Python),
+        "pytest" | "py.test" => Some(Ecosystem::Python),
+        "tox" | "nox" => (!not_tests(words)).then_some(Ecosystem::Python),
         "python" | "python3" => {
             let i = words.iter().position(|w| *w == "-m")?;
             words
@@ -299,7 +404,12 @@ fn test_words(words: &[&str]) -> Option<Ecosystem> {
                 .filter(|m| python_module(m))
                 .map(|_| Ecosystem::Python)
         }
-        "hatch" => matches!(first, "test" | "run").then_some(Ecosystem::Python),
+        "hatch" => (first == "test"
+            || (first == "run"
+                && rest
+                    .get(1)
+                    .is_some_and(|s| s.contains("test") || s.contains("cov"))))
+        .then_some(Ecosystem::Python),
         "uv" | "poetry" | "pdm" => (first == "run"
             && rest
                 .iter()
@@ -321,6 +431,30 @@ fn test_words(words: &[&str]) -> Option<Ecosystem> {
         "ctest" => Some(Ecosystem::Cmake),
         _ => None,
     }
+}
+
+/// A tox or nox run of environments or sessions that are not the tests (`tox -e lint`,
+/// `nox -s docs`).
+fn not_tests(words: &[&str]) -> bool {
+    const OTHER: [&str; 13] = [
+        "lint",
+        "doc",
+        "type",
+        "mypy",
+        "style",
+        "fmt",
+        "format",
+        "pre-commit",
+        "build",
+        "release",
+        "pkg",
+        "publish",
+        "flake8",
+    ];
+    words
+        .windows(2)
+        .filter(|w| matches!(w[0], "-e" | "-s" | "--session" | "-m"))
+        .any(|w| OTHER.iter().any(|o| w[1].contains(o)))
 }
 
 fn install_words(words: &[&str]) -> bool {
@@ -377,6 +511,11 @@ mod tests {
             ("echo pytest", Kind::Other),
             ("make", Kind::Install),
             ("make docs", Kind::Other),
+            ("tox -p -e py,build --notest", Kind::Install),
+            ("tox -e lint", Kind::Other),
+            ("nox -s docs", Kind::Other),
+            ("hatch run lint:all", Kind::Other),
+            ("hatch run test:cov", Kind::Test(Ecosystem::Python)),
         ] {
             assert_eq!(classify(line), want, "{line}");
         }
@@ -393,6 +532,12 @@ mod tests {
             Some("python -m tox -e py -- -q")
         );
         assert_eq!(resolve("tox -e ${{ matrix.tox_env }}-coverage"), None);
+        assert_eq!(
+            resolve("python -m tox").as_deref(),
+            Some("python -m tox -e py")
+        );
+        assert_eq!(resolve("tox -e lint"), None);
+        assert_eq!(resolve("tox -p -e py,build"), None);
         assert_eq!(resolve("pytest -k ${{ matrix.k }}"), None);
     }
 
@@ -405,6 +550,40 @@ mod tests {
         );
         let doc = crate::source::yaml::Document::parse(&relaxed(text)).unwrap();
         assert_eq!(doc.value["jobs"]["t"]["strategy"]["matrix"]["name"][0], "a");
+    }
+
+    #[test]
+    fn a_step_s_name_tells_make_targets_and_lint_runs_apart() {
+        assert_eq!(
+            by_name(classify("make coverage"), "run tests", "make coverage"),
+            Kind::Test(Ecosystem::Make)
+        );
+        assert_eq!(
+            by_name(
+                classify("make requirements"),
+                "install dependencies",
+                "make requirements"
+            ),
+            Kind::Install
+        );
+        assert_eq!(
+            by_name(classify("make check"), "static checks", "make check"),
+            Kind::Other
+        );
+        assert_eq!(
+            by_name(classify("make docs"), "build docs", "make docs"),
+            Kind::Other
+        );
+    }
+
+    #[test]
+    fn testing_workflows_are_read_first_and_releasing_ones_last() {
+        let mut files = vec!["publish.yml", "validate.yml", "aaa.yml", "tests.yml"];
+        files.sort_by_key(|f| rank(f));
+        assert_eq!(
+            files,
+            ["tests.yml", "validate.yml", "aaa.yml", "publish.yml"]
+        );
     }
 
     #[test]

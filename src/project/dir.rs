@@ -19,26 +19,40 @@ impl Dir {
         }
     }
 
-    fn path(&self, sub: &str, file: &str) -> PathBuf {
+    /// `sub/file` under the root, when every folder on the way is a real folder (a link
+    /// could lead out of the checkout) and no part is `..`.
+    fn path(&self, sub: &str, file: &str) -> Option<PathBuf> {
+        let parts: Vec<&str> = sub
+            .split('/')
+            .chain(file.split('/'))
+            .filter(|p| !p.is_empty() && *p != ".")
+            .collect();
         let mut p = self.root.clone();
-        if !sub.is_empty() {
-            p.push(sub);
+        for (i, part) in parts.iter().enumerate() {
+            if *part == ".." {
+                return None;
+            }
+            p.push(part);
+            let last = i + 1 == parts.len();
+            if !last && !std::fs::symlink_metadata(&p).is_ok_and(|m| m.is_dir()) {
+                return None;
+            }
         }
-        if !file.is_empty() {
-            p.push(file);
-        }
-        p
+        Some(p)
     }
 
     /// Whether `sub/file` is a regular file (links are not followed).
     pub(crate) fn is_file(&self, sub: &str, file: &str) -> bool {
-        std::fs::symlink_metadata(self.path(sub, file)).is_ok_and(|m| m.is_file())
+        self.path(sub, file)
+            .is_some_and(|p| std::fs::symlink_metadata(p).is_ok_and(|m| m.is_file()))
     }
 
     /// The text of `sub/file`: `Ok(None)` when it is not there, `Err` when it is too large,
     /// not UTF-8 or unreadable (the reason, for a note).
     pub(crate) fn read(&self, sub: &str, file: &str) -> Result<Option<String>, String> {
-        let path = self.path(sub, file);
+        let Some(path) = self.path(sub, file) else {
+            return Ok(None);
+        };
         let shown = join(sub, file);
         let Ok(meta) = std::fs::symlink_metadata(&path) else {
             return Ok(None);
@@ -69,7 +83,7 @@ impl Dir {
     pub(crate) fn subdirs(&self) -> Vec<String> {
         self.entries("", MAX_SUBDIRS, |m| m.is_dir())
             .into_iter()
-            .filter(|n| !n.starts_with('.') && plain_name(n))
+            .filter(|n| !n.starts_with(['.', '-']) && plain_name(n))
             .filter(|n| {
                 !matches!(
                     n.as_str(),
@@ -85,7 +99,13 @@ impl Dir {
         limit: usize,
         keep: impl Fn(&std::fs::Metadata) -> bool,
     ) -> Vec<String> {
-        let Ok(read) = std::fs::read_dir(self.path(sub, "")) else {
+        let Some(dir) = self.path(sub, "") else {
+            return Vec::new();
+        };
+        if !std::fs::symlink_metadata(&dir).is_ok_and(|m| m.is_dir()) {
+            return Vec::new();
+        }
+        let Ok(read) = std::fs::read_dir(dir) else {
             return Vec::new();
         };
         let mut names: Vec<String> = read
@@ -113,6 +133,7 @@ pub(crate) fn join(sub: &str, file: &str) -> String {
 /// A name that can stand in a command without quoting.
 pub(crate) fn plain_name(name: &str) -> bool {
     !name.is_empty()
+        && !name.starts_with('-')
         && name
             .chars()
             .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-' | '/'))

@@ -292,3 +292,65 @@ fn nothing_recognised_is_no_project() {
     assert_eq!(p.setup_script(), "");
     assert_eq!(p.test_script(), "");
 }
+
+#[test]
+fn ci_details_real_workflows_have() {
+    let d = repo(&[
+        ("web/package.json", r#"{"scripts":{"test":"vitest run"}}"#),
+        ("web/pnpm-lock.yaml", ""),
+        ("api/package.json", r#"{"scripts":{"test":"jest"}}"#),
+        (
+            ".github/workflows/ci.yml",
+            "on: push\ndefaults:\n  run:\n    working-directory: web\njobs:\n  lint:\n    runs-on: ubuntu-latest\n    steps:\n      - run: pnpm test:lint | tee lint.log\n  test:\n    runs-on: ubuntu-latest\n    steps:\n      - run: pnpm install --frozen-lockfile\n      - run: pnpm test | tee out.log\n      - run: |\n          cd unit\n          pnpm test\n",
+        ),
+    ]);
+    let p = detect(d.path(), &Tools::fixed(["node", "pnpm"]));
+    // The `test` job is read before `lint`; a piped test line is left out; the `cd` before
+    // the next one and the workflow's default folder both count.
+    assert_eq!(p.test_script(), "(cd web/unit && pnpm test)", "{p:#?}");
+    assert_eq!(
+        p.setup_script(),
+        "(cd web && pnpm install --frozen-lockfile)"
+    );
+    assert!(
+        p.notes
+            .iter()
+            .any(|n| n.contains("would not pass its exit code on")),
+        "{:?}",
+        p.notes
+    );
+    assert_eq!(p.root, "web", "the CI's folder picks the project");
+}
+
+#[test]
+fn the_programs_ci_lines_start_are_needed() {
+    let d = repo(&[
+        ("pyproject.toml", "[tool.poetry]\nname = \"x\"\n"),
+        (
+            ".github/workflows/test.yml",
+            "on: pull_request\njobs:\n  t:\n    runs-on: ubuntu-latest\n    steps:\n      - run: poetry install\n      - run: uv run pytest\n",
+        ),
+    ]);
+    let p = detect(d.path(), &Tools::fixed(["python3"]));
+    assert_eq!(p.missing, ["poetry", "uv"]);
+    assert!(
+        p.test_script()
+            .starts_with("VIRTUAL_ENV=\"$CW_SETUP_DIR/venv\" UV_PROJECT_ENVIRONMENT="),
+        "{}",
+        p.test_script()
+    );
+}
+
+#[test]
+fn links_out_of_the_checkout_are_not_followed() {
+    let outside = repo(&[(
+        "workflows/ci.yml",
+        "on: push\njobs:\n  t:\n    steps:\n      - run: make test\n",
+    )]);
+    let d = repo(&[("go.mod", "module x\n")]);
+    std::os::unix::fs::symlink(outside.path(), d.path().join(".github")).unwrap();
+    std::os::unix::fs::symlink(outside.path().join("workflows"), d.path().join("sub")).unwrap();
+    let p = detect_in(d.path());
+    assert_eq!(p.test_script(), "go test ./...");
+    assert!(p.notes.is_empty(), "{:?}", p.notes);
+}

@@ -103,16 +103,56 @@ impl Document {
     }
 }
 
-/// Refuses a document nested deeper than [`MAX_DEPTH`], before anything recursive reads it:
-/// the parser's events are a flat stream, so counting them cannot overflow.
+/// The most a document may hold once its aliases are expanded (in bytes of scalars and
+/// nodes): the loader copies what an alias names, so a few lines of anchors could otherwise
+/// expand to gigabytes ("billion laughs").
+pub const MAX_EXPANDED: usize = 16 * 1024 * 1024;
+
+/// Refuses a document nested deeper than [`MAX_DEPTH`], or whose aliases expand past
+/// [`MAX_EXPANDED`], before anything recursive reads it: the parser's events are a flat
+/// stream, so counting them cannot overflow.
 fn check_depth(text: &str) -> Result<(), YamlError> {
     use saphyr_parser::{Event, Parser};
     let mut depth = 0usize;
+    // The size of the document so far, aliases expanded; the size of each anchored node.
+    let mut size = 0usize;
+    let mut anchors: HashMap<usize, usize> = HashMap::new();
+    let mut open: Vec<(usize, usize)> = Vec::new();
     for event in Parser::new_from_str(text) {
         // A syntax error is reported by the loader, with its own words.
         let Ok((event, span)) = event else {
             return Ok(());
         };
+        size += 1;
+        match &event {
+            Event::Scalar(value, _, anchor, _) => {
+                size += value.len();
+                if *anchor > 0 {
+                    anchors.insert(*anchor, value.len() + 1);
+                }
+            }
+            Event::Alias(anchor) => size += anchors.get(anchor).copied().unwrap_or(1),
+            Event::SequenceStart(anchor, _) | Event::MappingStart(anchor, _) => {
+                open.push((*anchor, size));
+            }
+            Event::SequenceEnd | Event::MappingEnd => {
+                if let Some((anchor, start)) = open.pop()
+                    && anchor > 0
+                {
+                    anchors.insert(anchor, size - start + 1);
+                }
+            }
+            _ => {}
+        }
+        if size > MAX_EXPANDED {
+            return Err(YamlError {
+                message: format!(
+                    "the YAML's aliases expand to more than {} MiB",
+                    MAX_EXPANDED / (1024 * 1024)
+                ),
+                span: Span::point(span.start.line(), span.start.col() + 1),
+            });
+        }
         match event {
             Event::SequenceStart(..) | Event::MappingStart(..) => {
                 depth += 1;
@@ -270,6 +310,26 @@ mod tests {
         assert!(err.message.starts_with("invalid YAML"));
         let err = Document::parse("a: 1\n---\nb: 2\n").unwrap_err();
         assert!(err.message.contains("one YAML document"));
+    }
+
+    #[test]
+    fn aliases_that_expand_past_the_bound_are_refused_before_loading() {
+        // Nine levels of nine aliases: 9^9 copies of one string once loaded.
+        let mut text = String::from("a0: &a0 \"lol lol lol lol lol lol lol lol\"\n");
+        for i in 1..10 {
+            let refs: Vec<String> = (0..9).map(|_| format!("*a{}", i - 1)).collect();
+            text.push_str(&format!("a{i}: &a{i} [{}]\n", refs.join(", ")));
+        }
+        let started = std::time::Instant::now();
+        let err = Document::parse(&text).unwrap_err();
+        assert!(
+            err.message.contains("aliases expand to more than 16 MiB"),
+            "{err:?}"
+        );
+        assert!(started.elapsed() < std::time::Duration::from_secs(5));
+        // Anchors used as people use them are fine.
+        let doc = Document::parse("base: &b { x: 1 }\nother: *b\n").unwrap();
+        assert_eq!(doc.value["other"]["x"], 1);
     }
 
     #[test]

@@ -123,17 +123,48 @@ async fn run_shell(s: &Services, call: &StepCall<'_>) -> StepResult {
             .as_ref()
             .map_or(minijinja::Value::from(()), |c| c.to_value()),
     );
-    if result.status == StepStatus::Failure
+    if let Some(id) = &call.step.baseline
         && result.exit_code.is_some()
-        && let (Some(id), Some(now)) = (&call.step.baseline, &counts)
-        && let Some(before) = baseline_counts(call, &id.0)
-        && let Some(why) = now.no_new_failures(&before)
+        && matches!(result.status, StepStatus::Success | StepStatus::Failure)
     {
-        result.status = StepStatus::Success;
-        result.message = Some(format!("{why} (`{}`)", id.0));
+        judge(
+            &mut result,
+            counts.as_ref(),
+            baseline_counts(call, &id.0).as_ref(),
+            &id.0,
+        );
     }
     result.tests = counts;
     result
+}
+
+/// A test step with a `baseline`: the tests must have run, no fewer may pass than before any
+/// change, and failures the baseline had too are no failure.
+fn judge(
+    result: &mut StepResult,
+    now: Option<&super::tests_count::TestCounts>,
+    before: Option<&super::tests_count::TestCounts>,
+    id: &str,
+) {
+    let Some(now) = now else { return };
+    if now.ran == 0 {
+        result.status = StepStatus::Failure;
+        result.message = Some("no tests ran".into());
+        return;
+    }
+    let Some(before) = before else { return };
+    if now.passed < before.passed {
+        result.status = StepStatus::Failure;
+        result.message = Some(format!(
+            "{} tests pass, fewer than the {} that passed before any change (`{id}`): a change must not remove or break tests",
+            now.passed, before.passed
+        ));
+    } else if result.status == StepStatus::Failure
+        && let Some(why) = now.no_new_failures(before)
+    {
+        result.status = StepStatus::Success;
+        result.message = Some(format!("{why} (`{id}`)"));
+    }
 }
 
 /// The test counts of the step `id` (the baseline), as the context holds them.

@@ -65,7 +65,9 @@ impl TestCounts {
     /// change): every failing test is named and failed there too, and no fewer pass. `None`
     /// when that cannot be said.
     pub fn no_new_failures(&self, before: &TestCounts) -> Option<String> {
-        let named = self.failed > 0 && self.failures.len() as u64 >= self.failed;
+        // Every failure named, and nothing else: a stray line that looks like a name
+        // (a captured log's `ERROR`) makes the comparison unsure, so it does not pass.
+        let named = self.failed > 0 && self.failures.len() as u64 == self.failed;
         let old = self.failures.iter().all(|f| before.failures.contains(f));
         (named && old && self.passed >= before.passed).then(|| {
             format!(
@@ -90,7 +92,16 @@ pub fn parse(output: &str) -> Option<TestCounts> {
     let mut total = TestCounts::default();
     let mut found = false;
     let mut names = Vec::new();
+    let mut interrupted = false;
     for line in output.lines() {
+        // go: a package that did not build ran none of its tests, and says so only here.
+        if line.contains("[build failed]") || line.contains("[setup failed]") {
+            return None;
+        }
+        // pytest stopped at collection errors: no test ran, whatever the errors count.
+        if line.starts_with("!!!") && line.contains("Interrupted:") {
+            interrupted = true;
+        }
         let line = strip_ansi(line);
         let line = line.trim();
         if let Some(name) = failure_name(line)
@@ -120,6 +131,10 @@ pub fn parse(output: &str) -> Option<TestCounts> {
         }
     }
     total.failures = names;
+    if interrupted {
+        total.passed = 0;
+        total.ran = 0;
+    }
     found.then_some(total)
 }
 
@@ -137,6 +152,12 @@ fn failure_name(line: &str) -> Option<String> {
         .strip_prefix("FAIL: ")
         .or_else(|| line.strip_prefix("ERROR: "))
     {
+        // unittest names a test and its class: `test_x (m.C.test_x)`; tox's and pip's
+        // `ERROR: …` lines are not tests.
+        let (test, class) = rest.split_once(" (")?;
+        if test.contains(char::is_whitespace) || !class.ends_with(')') {
+            return None;
+        }
         rest
     } else if let Some(rest) = line
         .strip_prefix("test ")
@@ -169,15 +190,33 @@ fn count_before(text: &str, words: &[&str]) -> u64 {
         .sum()
 }
 
+/// The counts of `text`, when it holds at least one number before one of the words (a
+/// line such as `echo "Tests passed"` counts nothing).
+fn counted(text: &str, passed: &[&str], failed: &[&str], skipped: &[&str]) -> Option<TestCounts> {
+    let all: Vec<&str> = passed
+        .iter()
+        .chain(failed)
+        .chain(skipped)
+        .copied()
+        .collect();
+    let has_number = text
+        .split(|c: char| c.is_whitespace() || matches!(c, ',' | ';' | '|' | '(' | ')'))
+        .filter(|t| !t.is_empty())
+        .collect::<Vec<_>>()
+        .windows(2)
+        .any(|w| all.contains(&w[1]) && w[0].parse::<u64>().is_ok());
+    has_number.then(|| TestCounts {
+        passed: count_before(text, passed),
+        failed: count_before(text, failed),
+        skipped: count_before(text, skipped),
+        ..TestCounts::default()
+    })
+}
+
 fn line_counts(line: &str) -> Option<TestCounts> {
     // cargo: `test result: ok. 5 passed; 0 failed; 1 ignored; ...`
     if let Some(rest) = line.strip_prefix("test result:") {
-        return Some(TestCounts {
-            passed: count_before(rest, &["passed"]),
-            failed: count_before(rest, &["failed"]),
-            skipped: count_before(rest, &["ignored"]),
-            ..TestCounts::default()
-        });
+        return counted(rest, &["passed"], &["failed"], &["ignored"]);
     }
     // pytest: `==== 1 failed, 4 passed, 2 skipped in 0.12s ====` (also `no tests ran`).
     if line.starts_with('=')
@@ -185,18 +224,16 @@ fn line_counts(line: &str) -> Option<TestCounts> {
         && (line.contains(" in ") || line.contains("no tests ran"))
     {
         let inner = line.trim_matches('=');
-        if inner.contains("passed")
-            || inner.contains("failed")
-            || inner.contains("error")
-            || inner.contains("no tests ran")
-            || inner.contains("skipped")
-        {
-            return Some(TestCounts {
-                passed: count_before(inner, &["passed", "xpassed"]),
-                failed: count_before(inner, &["failed", "error", "errors"]),
-                skipped: count_before(inner, &["skipped", "xfailed", "deselected"]),
-                ..TestCounts::default()
-            });
+        if inner.contains("no tests ran") {
+            return Some(TestCounts::default());
+        }
+        if let Some(c) = counted(
+            inner,
+            &["passed", "xpassed"],
+            &["failed", "error", "errors"],
+            &["skipped", "xfailed", "deselected"],
+        ) {
+            return Some(c);
         }
     }
     // jest: `Tests:       1 failed, 5 passed, 6 total`; vitest: `Tests  1 failed | 4 passed (5)`.
@@ -204,13 +241,8 @@ fn line_counts(line: &str) -> Option<TestCounts> {
         .strip_prefix("Tests:")
         .or_else(|| line.strip_prefix("Tests "))
     {
-        if rest.contains("passed") || rest.contains("failed") {
-            return Some(TestCounts {
-                passed: count_before(rest, &["passed"]),
-                failed: count_before(rest, &["failed"]),
-                skipped: count_before(rest, &["skipped", "todo"]),
-                ..TestCounts::default()
-            });
+        if let Some(c) = counted(rest, &["passed"], &["failed"], &["skipped", "todo"]) {
+            return Some(c);
         }
     }
     // mocha: `5 passing (12ms)`, `1 failing`, `2 pending`.
@@ -293,17 +325,15 @@ fn line_counts(line: &str) -> Option<TestCounts> {
     }
     // unittest: `Ran 5 tests in 0.001s`, then `OK` or `FAILED (failures=1, errors=1)`.
     if let Some(rest) = line.strip_prefix("Ran ") {
-        if let Some(n) = rest
-            .split_whitespace()
-            .next()
-            .and_then(|n| n.parse::<u64>().ok())
+        let mut words = rest.split_whitespace();
+        if let (Some(n), Some("test" | "tests"), Some("in")) =
+            (words.next(), words.next(), words.next())
+            && let Ok(n) = n.parse::<u64>()
         {
-            if rest.contains(" test") {
-                return Some(TestCounts {
-                    passed: n,
-                    ..TestCounts::default()
-                });
-            }
+            return Some(TestCounts {
+                passed: n,
+                ..TestCounts::default()
+            });
         }
     }
     None
@@ -362,6 +392,10 @@ mod tests {
             ["a::c"]
         );
         assert_eq!(names("--- FAIL: TestParse (0.00s)\nFAIL"), ["TestParse"]);
+        assert!(
+            names("ERROR: InvocationError for command x (exited with code 2)\nRan 1 test in 0s")
+                .is_empty()
+        );
         assert_eq!(
             names("not ok 2 - adds # time=1ms\n# pass 1\n# fail 1"),
             ["adds"]
@@ -422,6 +456,23 @@ mod tests {
             ),
             ("make: *** [test] Error 1", None),
             ("sh: 1: vitest: not found", None),
+            ("Tests passed", None),
+            ("==== tests passed in 3s ====", None),
+            ("Ran the linters in 2s", None),
+            (
+                "ERROR tests/t.py - Warning\n!!!!! Interrupted: 1 error during collection !!!!!\n===== 1 error in 3.23s =====",
+                Some(TestCounts {
+                    ran: 0,
+                    passed: 0,
+                    failed: 1,
+                    skipped: 0,
+                    failures: Vec::new(),
+                }),
+            ),
+            (
+                "ok  \tx/a\t0.1s\nFAIL\tx/b [build failed]\n--- FAIL: TestA (0.00s)",
+                None,
+            ),
         ] {
             let got = parse(output).map(|mut c| {
                 c.failures.clear();

@@ -50,7 +50,13 @@ pub(crate) fn at(dir: &Dir, sub: &str, tools: &Tools) -> Vec<Found> {
 /// how to test, not which ecosystem to set up.
 pub(crate) fn choose(found: &[Found], ci: &Ci) -> Option<usize> {
     if let Some(t) = ci.test.as_ref().filter(|t| !native(t.ecosystem)) {
-        if let Some(i) = found.iter().position(|f| f.ecosystem == t.ecosystem) {
+        let root = t.workdir.as_deref().unwrap_or(".");
+        let same = |f: &&Found| f.ecosystem == t.ecosystem;
+        if let Some(i) = found
+            .iter()
+            .position(|f| same(&f) && (f.root == root || root.starts_with(&format!("{}/", f.root))))
+            .or_else(|| found.iter().position(|f| same(&f)))
+        {
             return Some(i);
         }
     }
@@ -72,27 +78,53 @@ fn native(e: Ecosystem) -> bool {
 /// Takes the CI's test command (and its install commands) for the chosen project. CI lines
 /// run from the checkout's top (or their step's `working-directory`, in a subshell).
 pub(crate) fn adopt_ci(project: &mut Project, found: &Found, ci: &CiTest, tools: &Tools) {
-    let cd = |run: &str| match &ci.workdir {
-        Some(w) => format!("(cd {w} && {run})"),
-        None => run.to_owned(),
+    let python = found.ecosystem == Ecosystem::Python;
+    let command = |dir: &Option<String>, line: &str| {
+        let mut run = node::launch(line, tools);
+        if python && line.starts_with("uv ") {
+            // uv's pip and sync use the run's venv, not one of their own.
+            run = format!(
+                "VIRTUAL_ENV=\"{SETUP_DIR}/venv\" UV_PROJECT_ENVIRONMENT=\"{SETUP_DIR}/venv\" {run}"
+            );
+        }
+        match dir {
+            Some(w) => format!("(cd {w} && {run})"),
+            None => run,
+        }
     };
     let why = format!("the repository's CI: {}", ci.at);
-    project.test = Some(Command::new(cd(&node::launch(&ci.run, tools)), why.clone()));
+    project.test = Some(Command::new(command(&ci.workdir, &ci.run), why.clone()));
     let from_ci = ci
         .setup
         .iter()
-        .map(|line| Command::new(cd(&node::launch(line, tools)), why.clone()));
-    let mut setup: Vec<Command> = match (found.ecosystem, ci.setup.is_empty()) {
+        .map(|(dir, line)| Command::new(command(dir, line), why.clone()));
+    let mut setup: Vec<Command> = match (python, ci.setup.is_empty()) {
         (_, true) => found.setup.clone(),
         // The environment comes first: the CI's installs go into it.
-        (Ecosystem::Python, false) => [python::venv(tools), python::rehash()]
+        (true, false) => [python::venv(tools), python::rehash()]
             .into_iter()
             .chain(from_ci)
             .collect(),
-        (_, false) => from_ci.collect(),
+        (false, false) => from_ci.collect(),
     };
-    if found.ecosystem == Ecosystem::Python {
+    if python {
         python::install_runner(&mut setup, &ci.run, &why);
+    }
+    // The programs the CI's lines start.
+    for line in ci.setup.iter().map(|(_, l)| l).chain([&ci.run]) {
+        let program = line.split_whitespace().next().unwrap_or("");
+        let program = match program {
+            "pnpm" | "yarn" if node::launch(program, tools).contains("corepack") => "corepack",
+            p => p,
+        };
+        let known = [
+            "poetry", "pdm", "uv", "hatch", "npm", "pnpm", "yarn", "bun", "corepack", "cargo",
+            "go", "make", "cmake", "ctest",
+        ];
+        let installed = ["hatch", "tox", "nox"].contains(&program);
+        if known.contains(&program) && !installed && !project.needs.iter().any(|n| n == program) {
+            project.needs.push(program.to_owned());
+        }
     }
     project.setup = setup;
 }

@@ -64,6 +64,7 @@ pub(super) fn at(dir: &Dir, sub: &str, tools: &Tools) -> Option<Found> {
     // Yarn 2 and later (berry) have `--immutable`; yarn 1 `--frozen-lockfile`.
     let berry = manager == "yarn"
         && (dir.is_file(sub, ".yarnrc.yml")
+            || matches!(dir.read(sub, "yarn.lock"), Ok(Some(t)) if t.contains("__metadata:"))
             || manifest
                 .get("packageManager")
                 .and_then(Value::as_str)

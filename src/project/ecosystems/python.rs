@@ -17,17 +17,21 @@ const MARKERS: &[&str] = &[
     "requirements.txt",
 ];
 
-/// Requirement files that hold what the tests need.
+/// Requirement files that hold what the tests need; the development ones (often the tests'
+/// and much more: linters, docs, release tools) only when there are none of these.
 const TEST_REQUIREMENTS: &[&str] = &[
-    "requirements-dev.txt",
     "requirements-test.txt",
-    "requirements_dev.txt",
     "requirements_test.txt",
     "requirements-tests.txt",
     "test-requirements.txt",
-    "dev-requirements.txt",
     "requirements/test.txt",
     "requirements/tests.txt",
+    "requirements/testing.txt",
+];
+const DEV_REQUIREMENTS: &[&str] = &[
+    "requirements-dev.txt",
+    "requirements_dev.txt",
+    "dev-requirements.txt",
     "requirements/dev.txt",
 ];
 
@@ -167,12 +171,23 @@ pub(super) fn at(dir: &Dir, sub: &str, tools: &Tools) -> Option<Found> {
                 ));
             }
         }
-        for file in TEST_REQUIREMENTS
+        let mut files: Vec<&str> = TEST_REQUIREMENTS
             .iter()
             .copied()
-            .chain((!installable).then_some("requirements.txt"))
             .filter(|f| dir.is_file(sub, f))
-        {
+            .collect();
+        if files.is_empty() {
+            files.extend(
+                DEV_REQUIREMENTS
+                    .iter()
+                    .copied()
+                    .filter(|f| dir.is_file(sub, f)),
+            );
+        }
+        if !installable && dir.is_file(sub, "requirements.txt") {
+            files.insert(0, "requirements.txt");
+        }
+        for file in files {
             args.push(format!("-r {file}"));
             why.push(file.to_owned());
         }
