@@ -168,6 +168,13 @@ pub(crate) async fn run_checks(input: &Input) -> Report {
     for repo in &input.repos {
         checks.push(toolchains(repo, env));
     }
+    checks.push(caches(
+        &settings
+            .as_ref()
+            .map(|s| s.workdir.clone())
+            .unwrap_or_else(|| default_workdir(env)),
+        env,
+    ));
     match &settings {
         Some(s) => {
             checks.push(github(s, env).await);
@@ -222,6 +229,41 @@ fn toolchains(repo: &Path, env: &BTreeMap<String, String>) -> Check {
         ),
         None => check(name, Status::Warn, format!("{what}: no test command found"))
             .fix("set the test command in the repository's .codingworker.yml (`codingworker project` shows what was found)"),
+    }
+}
+
+/// The dependency caches under the workdir: how many, how large, against their bound.
+fn caches(workdir: &Path, env: &BTreeMap<String, String>) -> Check {
+    use crate::project::cache;
+    let root = workdir.join("cache").join("deps");
+    let max = match cache::max_from(env.get("CODINGWORKER_CACHE_MAX").map(String::as_str)) {
+        Ok(m) => m,
+        Err(e) => {
+            return check("dependency caches", Status::Warn, e)
+                .fix("set CODINGWORKER_CACHE_MAX to a size such as 20G");
+        }
+    };
+    let entries = cache::entries(&root);
+    let total: u64 = entries.iter().map(|e| e.bytes).sum();
+    let gib = |b: u64| b as f64 / (1024.0 * 1024.0 * 1024.0);
+    let repos: BTreeSet<_> = entries
+        .iter()
+        .filter_map(|e| e.dir.parent().map(Path::to_path_buf))
+        .collect();
+    let detail = format!(
+        "{} cache(s) of {} repositor{} in {}: {:.2} GiB of {:.2} GiB (CODINGWORKER_CACHE_MAX); the least recently used go first",
+        entries.len(),
+        repos.len(),
+        if repos.len() == 1 { "y" } else { "ies" },
+        root.display(),
+        gib(total),
+        gib(max)
+    );
+    if total > max {
+        check("dependency caches", Status::Warn, detail)
+            .fix("they are pruned when the next run starts; lower or raise CODINGWORKER_CACHE_MAX")
+    } else {
+        check("dependency caches", Status::Ok, detail)
     }
 }
 

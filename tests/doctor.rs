@@ -225,7 +225,7 @@ fn the_human_report_reads_as_a_checklist() {
             if l.contains(" disk ") || l.contains(" memory ") {
                 return l.split_whitespace().nth(1).unwrap_or("").to_owned() + ": (this machine)";
             }
-            let l = regex_lite_replace(l);
+            let l = regex_lite_replace(&l.replace(sb.path().to_str().unwrap(), "[SANDBOX]"));
             l.split_whitespace().collect::<Vec<_>>().join(" ")
         })
         .collect();

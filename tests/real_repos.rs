@@ -141,6 +141,8 @@ fn run(playbook: &str, repo: &Path, work: &Path) -> (Ran, Value) {
         .arg(work)
         .arg("--out")
         .arg(work.join("out"))
+        // A second run in the same workdir restarts the branch.
+        .arg("--force")
         // Package managers keep their caches in the user's home, as on a worker.
         .env("HOME", std::env::var("HOME").unwrap_or_default())
         .output()
@@ -164,11 +166,15 @@ fn step<'a>(report: &'a Value, id: &str) -> &'a Value {
 /// The harmless run ends green, with tests counted before and after the change.
 fn ends_green(repo: &Path) -> Value {
     let work = tempfile::tempdir().unwrap();
-    let (ran, report) = run("tests/fixtures/real/harmless.yml", repo, work.path());
+    ends_green_in(repo, work.path())
+}
+
+/// [`ends_green`] with the workdir `work` (a second run there restarts the branch).
+fn ends_green_in(repo: &Path, work: &Path) -> Value {
+    let (ran, report) = run("tests/fixtures/real/harmless.yml", repo, work);
     let log = |id: &str| {
         std::fs::read_to_string(
-            work.path()
-                .join("out")
+            work.join("out")
                 .join(step(&report, id)["log"].as_str().unwrap_or("-")),
         )
         .unwrap_or_default()
@@ -189,7 +195,7 @@ fn ends_green(repo: &Path) -> Value {
         );
     }
     assert!(
-        !work.path().join("out/setup").exists(),
+        !work.join("out/setup").exists(),
         "what setup made outside the checkout goes with the run"
     );
     report
@@ -484,5 +490,70 @@ fn a_test_that_failed_before_any_change_may_fail_after_it_but_no_new_one() {
     assert_eq!(
         test["message"],
         "0 tests pass, fewer than the 1 that passed before any change (`baseline`): a change must not remove or break tests"
+    );
+}
+
+/// Files under `dir`, recursively.
+fn count_files(dir: &Path) -> usize {
+    std::fs::read_dir(dir)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .map(|e| {
+            if e.path().is_dir() {
+                count_files(&e.path())
+            } else {
+                1
+            }
+        })
+        .sum()
+}
+
+#[test]
+fn a_second_task_on_the_same_repository_reuses_its_dependency_cache() {
+    let dir = tempfile::tempdir().unwrap();
+    let repo = written(
+        dir.path(),
+        &[
+            (
+                "package.json",
+                r#"{"name":"x","version":"1.0.0","scripts":{"test":"node --test"},"dependencies":{"is-number":"7.0.0"}}"#,
+            ),
+            (".gitignore", "node_modules/\n"),
+            (
+                "test/n.test.js",
+                "const test = require('node:test');\nconst assert = require('node:assert');\ntest('n', () => assert.ok(require('is-number')(1)));\n",
+            ),
+        ],
+    );
+    let work = tempfile::tempdir().unwrap();
+    let first = ends_green_in(&repo, work.path());
+    let cache = &first["cache"];
+    assert_eq!(cache["hit"], false, "{first:#}");
+    let dir = PathBuf::from(cache["dir"].as_str().unwrap());
+    assert!(
+        dir.starts_with(work.path().join("cache/deps/acme__calculator")),
+        "{dir:?}"
+    );
+    let content = dir.join("npm/_cacache/content-v2");
+    let stored = count_files(&content);
+    assert!(stored > 0, "npm downloaded into the run's cache");
+
+    let second = ends_green_in(&repo, work.path());
+    assert_eq!(second["cache"]["hit"], true);
+    assert_eq!(second["cache"]["dir"], first["cache"]["dir"]);
+    assert_eq!(count_files(&content), stored, "nothing new was downloaded");
+    let summary = std::fs::read_to_string(work.path().join("out/summary.md")).unwrap();
+    assert!(summary.contains("Dependency cache: reused"), "{summary}");
+    let shown: Ran = cw()
+        .args(["runs", "show", second["id"].as_str().unwrap(), "--workdir"])
+        .arg(work.path())
+        .output()
+        .unwrap()
+        .into();
+    assert!(
+        shown.stdout.contains("  cache:    reused ("),
+        "{}",
+        shown.stdout
     );
 }

@@ -263,15 +263,20 @@ fn show(store: &Store, id: &str, format: Format) -> Result<Outcome, Error> {
         return Ok(Outcome::Failed);
     };
     let detail = store.detail(run).map_err(setup)?;
+    // The dependency cache is in the run's report, not the history.
+    let cache = std::fs::read_to_string(detail.run.run_dir.join("run.json"))
+        .ok()
+        .and_then(|t| serde_json::from_str::<crate::engine::report::RunReport>(&t).ok())
+        .and_then(|r| r.cache);
     match format {
         Format::Json => println!("{}", json(&detail)),
-        Format::Human => print!("{}", show_text(&detail)),
+        Format::Human => print!("{}", show_text(&detail, cache.as_ref())),
     }
     Ok(Outcome::Success)
 }
 
 /// One run for a person: what, where, how it ended, then every step execution.
-pub fn show_text(d: &RunDetail) -> String {
+pub fn show_text(d: &RunDetail, cache: Option<&crate::project::cache::CacheUse>) -> String {
     let r = &d.run;
     let mut out = String::new();
     let took = if r.is_running() {
@@ -321,6 +326,14 @@ pub fn show_text(d: &RunDetail) -> String {
         );
     }
     let _ = writeln!(out, "  run dir:  {}", r.run_dir.display());
+    if let Some(c) = cache {
+        let _ = writeln!(
+            out,
+            "  cache:    {} ({})",
+            if c.hit { "reused" } else { "new" },
+            printable(&c.dir)
+        );
+    }
     out.push('\n');
     let rows: Vec<[String; 7]> = d
         .steps

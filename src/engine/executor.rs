@@ -129,6 +129,8 @@ pub struct Engine {
     reads_project: bool,
     /// What detection found.
     pub(crate) project: Option<crate::project::Project>,
+    /// The dependency cache this run holds.
+    cache: Option<crate::project::cache::Held>,
 }
 
 impl Engine {
@@ -220,6 +222,7 @@ impl Engine {
             duration_ms: 0,
             steps: Vec::new(),
             pr: None,
+            cache: None,
         };
         let reads_changed = ReadsChanged::of(&input.playbook, &input.templates);
         let reads_project = crate::template::sites::collect(&input.playbook)
@@ -248,6 +251,7 @@ impl Engine {
             checkout_label,
             reads_project,
             project: None,
+            cache: None,
         };
         // The playbook's env is rendered once, with the run's context.
         let top = Scope::top();
@@ -330,9 +334,46 @@ impl Engine {
         let checkout = self.s.run.checkout.clone();
         let tools =
             crate::project::Tools::from_path(self.s.run.parent_env.get("PATH").map(String::as_str));
-        let detected =
-            tokio::task::spawn_blocking(move || crate::project::detect(&checkout, &tools)).await;
-        let Ok(project) = detected else { return };
+        let cache_root = self
+            .s
+            .run
+            .cache_root
+            .clone()
+            .filter(|_| self.plan.is_none());
+        let repo = self.s.run.task.repo.full_name.clone();
+        let max = crate::project::cache::max_from(
+            self.s
+                .run
+                .parent_env
+                .get("CODINGWORKER_CACHE_MAX")
+                .map(String::as_str),
+        )
+        .unwrap_or_else(|e| {
+            tracing::warn!(error = %e, "using the default bound for dependency caches");
+            crate::project::cache::DEFAULT_MAX
+        });
+        let detected = tokio::task::spawn_blocking(move || {
+            let project = crate::project::detect(&checkout, &tools);
+            let cache = cache_root
+                .filter(|_| project.ecosystem.is_some())
+                .map(|root| crate::project::cache::open(&root, &repo, &checkout, &project, max));
+            (project, cache)
+        })
+        .await;
+        let Ok((project, cache)) = detected else {
+            tracing::warn!("project detection failed; project.setup and project.test are empty");
+            return;
+        };
+        match cache {
+            Some(Ok(held)) => {
+                tracing::info!(cache = %held.used.dir, hit = held.used.hit, "dependency cache");
+                self.s.child_env.extend(held.env.clone());
+                self.report.cache = Some(held.used.clone());
+                self.cache = Some(held);
+            }
+            Some(Err(why)) => tracing::info!(reason = %why, "no dependency cache for this run"),
+            None => {}
+        }
         if self.plan.is_none() {
             tracing::info!(
                 ecosystem = project.ecosystem.map_or("none", |e| e.name()),

@@ -102,6 +102,7 @@ pub async fn render(input: PlanInput<'_>) -> Plan {
         credentials: Vec::new(),
         task_key: None,
         trigger: "local",
+        cache_root: None,
     };
     let mut engine = match Engine::build(run, Some(state)) {
         Ok(e) => e,

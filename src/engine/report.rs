@@ -56,6 +56,9 @@ pub struct RunReport {
     pub steps: Vec<StepReport>,
     /// The pull request opened or updated, if any.
     pub pr: Option<PrRef>,
+    /// The dependency cache the run used.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cache: Option<crate::project::cache::CacheUse>,
 }
 
 /// One execution of one step.
@@ -178,6 +181,14 @@ impl RunReport {
             format_ms(self.duration_ms),
         );
         out.push_str(&self.steps_table());
+        if let Some(c) = &self.cache {
+            let _ = write!(
+                out,
+                "\nDependency cache: {} (`{}`)\n",
+                if c.hit { "reused" } else { "new" },
+                md_inline(&c.dir)
+            );
+        }
         if let Some(pr) = &self.pr {
             let _ = write!(
                 out,

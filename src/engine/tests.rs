@@ -69,6 +69,7 @@ async fn run(playbook: &str) -> (RunReport, tempfile::TempDir) {
         credentials: Vec::new(),
         task_key: None,
         trigger: "local",
+        cache_root: None,
     };
     let mut engine = Engine::new(input).expect("the run prepares");
     std::fs::create_dir_all(dir.path().join("run")).unwrap();

@@ -285,6 +285,7 @@ async fn call_agent(
             credentials: Vec::new(),
             task_key: None,
             trigger: "eval",
+            cache_root: None,
         },
         base,
         masker: crate::mask::Masker::for_environment(&plan.env, &[]),

@@ -6,6 +6,7 @@
 //! conventions where it says how the project tests itself. One detector serves `init`,
 //! `codingworker project`, the run and its dry run, and `doctor`.
 
+pub mod cache;
 mod ci;
 mod dir;
 mod ecosystems;

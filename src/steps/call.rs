@@ -85,6 +85,9 @@ pub struct RunInput {
     pub task_key: Option<String>,
     /// `local` or `worker`.
     pub trigger: &'static str,
+    /// Where dependency caches are kept between runs (`WORKDIR/cache/deps`); `None`: the
+    /// tools' own caches.
+    pub cache_root: Option<PathBuf>,
 }
 
 /// What step kinds may use while they run; it does not change during the run.

@@ -188,6 +188,7 @@ pub(crate) fn run_issue(
         credentials: Vec::new(),
         task_key: None,
         trigger: "local",
+        cache_root: Some(workdir.join("cache").join("deps")),
     };
     let mut engine = Engine::observed(input, observers).map_err(|e| Error::Setup(e.to_string()))?;
     source

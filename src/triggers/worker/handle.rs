@@ -340,6 +340,7 @@ impl Worker {
             ],
             task_key: Some(st.key.clone()),
             trigger: "worker",
+            cache_root: Some(self.settings.workdir.join("cache").join("deps")),
         };
         let registration = self.cancels.register(&run_id, cancel);
         let mut engine = match Engine::observed(input, observers) {
