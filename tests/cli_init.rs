@@ -6,7 +6,7 @@ use crate::support::cw;
 fn writes_a_valid_starter_for_each_toolchain() {
     for (marker, expect) in [
         (Some("Cargo.toml"), "cargo test"),
-        (Some("go.mod"), "go test ./..."),
+        (Some("go.mod"), "go test -v ./..."),
         (Some("package.json"), "npm install"),
         (Some("pyproject.toml"), "python3 -m pytest"),
         (Some("test_calc.py"), "python3 -m pytest"),

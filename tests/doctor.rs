@@ -256,18 +256,25 @@ fn regex_lite_replace(line: &str) -> String {
 fn repo_checks_name_the_toolchains_a_repository_needs_and_how_to_get_them() {
     let sb = Sandbox::new();
     let go = sb.write("go-repo/go.mod", "module example.com/x\n");
-    let make = sb.write("c-repo/Makefile", "test:\n\t./run-tests\n");
+    let c_repo = sb.write("c-repo/Makefile", "test:\n\t./run-tests\n");
     let empty = sb.write("docs-repo/README.md", "# docs\n");
+    let bin = sb.path().join("only-make");
+    std::fs::create_dir_all(&bin).unwrap();
+    let make = ["/usr/bin/make", "/bin/make"]
+        .into_iter()
+        .find(|p| std::path::Path::new(p).exists())
+        .unwrap();
+    std::os::unix::fs::symlink(make, bin.join("make")).unwrap();
     let ran: Ran = cw()
         .args(["doctor", "--format", "json", "--repo"])
         .arg(go.parent().unwrap())
         .arg("--repo")
-        .arg(make.parent().unwrap())
+        .arg(c_repo.parent().unwrap())
         .arg("--repo")
         .arg(empty.parent().unwrap())
         .env("HOME", sb.home())
-        // No Go on this PATH (nor on this machine).
-        .env("PATH", "/usr/bin:/bin")
+        // A PATH with make and no Go.
+        .env("PATH", &bin)
         .output()
         .unwrap()
         .into();

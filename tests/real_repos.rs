@@ -491,6 +491,27 @@ fn a_test_that_failed_before_any_change_may_fail_after_it_but_no_new_one() {
         test["message"],
         "0 tests pass, fewer than the 1 that passed before any change (`baseline`): a change must not remove or break tests"
     );
+
+    // With `protect`, an agent that "fixes" the known bug by editing its test fails, though
+    // every test passes.
+    let editing = std::fs::read_to_string(root().join("tests/fixtures/real/harmless.yml"))
+        .unwrap()
+        .replace("timeout: 15m\n", "timeout: 15m\nprotect: [\"test_*.py\"]\n")
+        .replace(
+            r#"echo "a harmless change" > CODINGWORKER_NOTE.md"#,
+            "sed -i 's/== 0.3/!= 0.3/' test_calc.py",
+        );
+    let playbook = work.path().join("editing.yml");
+    std::fs::write(&playbook, editing).unwrap();
+    let (dir, fourth) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let (ran, report) = run(playbook.to_str().unwrap(), &calc(dir.path()), fourth.path());
+    assert_eq!(ran.code, 1, "{}", ran.stdout);
+    let test = step(&report, "test");
+    assert_eq!(test["exit_code"], 0);
+    assert_eq!(
+        test["message"],
+        "the change edits or deletes protected files (test_calc.py): `protect` keeps them as they were"
+    );
 }
 
 /// Files under `dir`, recursively.
@@ -556,4 +577,99 @@ fn a_second_task_on_the_same_repository_reuses_its_dependency_cache() {
         "{}",
         shown.stdout
     );
+}
+
+#[test]
+fn a_go_module() {
+    let dir = tempfile::tempdir().unwrap();
+    let repo = written(
+        dir.path(),
+        &[
+            ("go.mod", "module example.com/calc\n\ngo 1.19\n"),
+            (
+                "calc.go",
+                "package calc\n\nfunc Add(a, b int) int { return a + b }\n",
+            ),
+            (
+                "calc_test.go",
+                "package calc\n\nimport \"testing\"\n\nfunc TestAdd(t *testing.T) {\n\tif Add(2, 2) != 4 {\n\t\tt.Fatal(\"2+2\")\n\t}\n}\n\nfunc TestZero(t *testing.T) {}\n",
+            ),
+        ],
+    );
+    let p = project(&repo);
+    assert_eq!(p["ecosystem"], "go");
+    assert_eq!(p["test"]["run"], "go test -v ./...");
+    let report = ends_green(&repo);
+    assert_eq!(step(&report, "test")["tests"]["passed"], 2);
+}
+
+#[test]
+fn a_python_project_set_up_with_uv_when_it_is_on_path() {
+    let dir = tempfile::tempdir().unwrap();
+    let repo = written(
+        dir.path(),
+        &[
+            (
+                "pyproject.toml",
+                "[build-system]\nrequires = [\"setuptools>=64\"]\nbuild-backend = \"setuptools.build_meta\"\n[project]\nname = \"calc\"\nversion = \"0.1\"\n[dependency-groups]\ntest = [\"pytest\"]\n",
+            ),
+            ("src/calc/__init__.py", "def add(a, b):\n    return a + b\n"),
+            (
+                "tests/test_calc.py",
+                "from calc import add\n\ndef test_add():\n    assert add(2, 2) == 4\n",
+            ),
+            (".gitignore", "*.egg-info/\n__pycache__/\n"),
+        ],
+    );
+    // scripts/setup-test-tools installs uv into .venv.
+    let path = format!(
+        "{}:{}",
+        root().join(".venv/bin").display(),
+        std::env::var("PATH").unwrap()
+    );
+    let out = cw()
+        .args(["project", "--format", "json"])
+        .arg(&repo)
+        .env("PATH", &path)
+        .output()
+        .unwrap();
+    let p: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(p["needs"][0], "uv");
+    assert!(
+        p["setup"][1]["run"]
+            .as_str()
+            .unwrap()
+            .contains("--group test"),
+        "{p:#}"
+    );
+    let work = tempfile::tempdir().unwrap();
+    let ran: Ran = cw()
+        .args([
+            "run",
+            "tests/fixtures/real/harmless.yml",
+            "--issue",
+            "examples/issues/fizzbuzz.task.json",
+            "--repo",
+        ])
+        .arg(&repo)
+        .arg("--workdir")
+        .arg(work.path())
+        .arg("--out")
+        .arg(work.path().join("out"))
+        .env("PATH", &path)
+        .env("HOME", std::env::var("HOME").unwrap_or_default())
+        .output()
+        .unwrap()
+        .into();
+    assert_eq!(
+        ran.code,
+        0,
+        "{}\n{}",
+        ran.stdout,
+        std::fs::read_to_string(work.path().join("out/logs/01-setup.log")).unwrap_or_default()
+    );
+    let report: Value =
+        serde_json::from_str(&std::fs::read_to_string(work.path().join("out/run.json")).unwrap())
+            .unwrap();
+    assert_eq!(step(&report, "test")["tests"]["passed"], 1);
 }

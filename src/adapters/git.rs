@@ -297,6 +297,24 @@ impl Workspace {
             .any(|d| !(d.status() == git2::Delta::Added && d.new_file().id() == empty_blob)))
     }
 
+    /// The files of `since` (a commit) that the checkout has changed or deleted since,
+    /// committed or not (files added since are not among them).
+    pub fn changed_since(&self, since: Oid) -> Result<Vec<String>, GitError> {
+        let repo = self.open()?;
+        let before = repo.find_commit(since)?.tree()?;
+        let after = stage_all(&repo)?.write_tree()?;
+        let diff = repo.diff_tree_to_tree(Some(&before), Some(&repo.find_tree(after)?), None)?;
+        Ok(diff
+            .deltas()
+            .filter(|d| d.status() != git2::Delta::Added)
+            .filter_map(|d| {
+                d.old_file()
+                    .path()
+                    .map(|p| p.to_string_lossy().into_owned())
+            })
+            .collect())
+    }
+
     /// Makes the checkout what `commit` was: later commits dropped, changes and untracked
     /// files removed, ignored files kept (like `git reset --hard` then `git clean -fd`).
     pub fn reset_to(&self, commit: Oid) -> Result<(), GitError> {

@@ -55,6 +55,11 @@ pub struct Playbook {
     /// Whole-run budget.
     #[serde(default = "default_timeout")]
     pub timeout: HumanDuration,
+    /// Files a change may not edit or delete (globs, relative to the checkout, e.g.
+    /// `tests/**`): a test step with a `baseline` fails when the checkout's changes since
+    /// the run started touch one. Adding files is allowed. Default: none.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub protect: Vec<String>,
     /// The steps, run in order.
     #[schemars(length(min = 1))]
     pub steps: Vec<Step>,

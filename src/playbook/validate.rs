@@ -109,6 +109,27 @@ pub fn check(parts: &Parts<'_>, doc: &Document, source: &SourceFile) -> Vec<Diag
     for (pointer, _, step) in &parts.steps {
         v.check_step(pointer, step);
     }
+    let protect = doc
+        .value
+        .get("protect")
+        .and_then(serde_json::Value::as_array);
+    for (i, glob) in protect.into_iter().flatten().enumerate() {
+        let Some(text) = glob.as_str() else { continue };
+        let problem = crate::paths::check_relative(text)
+            .err()
+            .map(str::to_owned)
+            .or_else(|| {
+                globset::Glob::new(text)
+                    .err()
+                    .map(|e| format!("is not a glob: {}", e.kind()))
+            });
+        if let Some(why) = problem {
+            v.out.push(
+                Diagnostic::error("invalid-protect", format!("`protect` entry `{text}` {why}"))
+                    .at(doc.value_span(&format!("/protect/{i}"))),
+            );
+        }
+    }
     for (i, name) in parts.secrets.iter().enumerate() {
         if crate::mask::is_worker_credential(name) {
             v.out.push(

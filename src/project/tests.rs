@@ -182,7 +182,7 @@ fn yarn_berry_installs_immutably() {
 fn a_go_workspace_tests_every_module_it_uses() {
     let d = repo(&[("go.work", "go 1.22\n\nuse (\n\t./api\n\t./cli\n)\n")]);
     let p = detect_in(d.path());
-    assert_eq!(p.test_script(), "go test ./api/... ./cli/...");
+    assert_eq!(p.test_script(), "go test -v ./api/... ./cli/...");
     assert_eq!(p.setup_script(), "go mod download");
 }
 
@@ -192,7 +192,7 @@ fn a_project_one_folder_down_is_found_and_entered() {
     let p = detect_in(d.path());
     assert_eq!(p.root, "app");
     assert_eq!(p.setup_script(), "cd app &&\ngo mod download");
-    assert_eq!(p.test_script(), "cd app && go test ./...");
+    assert_eq!(p.test_script(), "cd app && go test -v ./...");
 }
 
 #[test]
@@ -268,7 +268,7 @@ fn a_malformed_or_huge_workflow_is_a_note_never_a_crash() {
         (".github/workflows/d.yml", "\u{0}\u{1}binary"),
     ]);
     let p = detect_in(d.path());
-    assert_eq!(p.test_script(), "go test ./...");
+    assert_eq!(p.test_script(), "go test -v ./...");
     assert_eq!(p.notes.len(), 4, "{:#?}", p.notes);
     assert!(
         p.notes.iter().any(|n| n.contains("over the 1024 KiB")),
@@ -351,6 +351,6 @@ fn links_out_of_the_checkout_are_not_followed() {
     std::os::unix::fs::symlink(outside.path(), d.path().join(".github")).unwrap();
     std::os::unix::fs::symlink(outside.path().join("workflows"), d.path().join("sub")).unwrap();
     let p = detect_in(d.path());
-    assert_eq!(p.test_script(), "go test ./...");
+    assert_eq!(p.test_script(), "go test -v ./...");
     assert!(p.notes.is_empty(), "{:?}", p.notes);
 }

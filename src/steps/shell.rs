@@ -133,9 +133,42 @@ async fn run_shell(s: &Services, call: &StepCall<'_>) -> StepResult {
             baseline_counts(call, &id.0).as_ref(),
             &id.0,
         );
+        if let Some(touched) = protected_changes(s).await {
+            result.status = StepStatus::Failure;
+            result.message = Some(format!(
+                "the change edits or deletes protected files ({}): `protect` keeps them as they were",
+                touched.join(", ")
+            ));
+        }
     }
     result.tests = counts;
     result
+}
+
+/// The files matching the playbook's `protect` globs that the checkout changed or deleted
+/// since the run started (at most ten named); `None` when there are none.
+async fn protected_changes(s: &Services) -> Option<Vec<String>> {
+    let globs = &s.run.playbook.protect;
+    let start = s.start?;
+    if globs.is_empty() {
+        return None;
+    }
+    let mut set = globset::GlobSetBuilder::new();
+    for g in globs {
+        set.add(globset::Glob::new(g).ok()?);
+    }
+    let set = set.build().ok()?;
+    let changed = s
+        .workspace
+        .off_thread(move |w| w.changed_since(start))
+        .await
+        .ok()?;
+    let touched: Vec<String> = changed
+        .into_iter()
+        .filter(|p| set.is_match(p))
+        .take(10)
+        .collect();
+    (!touched.is_empty()).then_some(touched)
 }
 
 /// A test step with a `baseline`: the tests must have run, no fewer may pass than before any

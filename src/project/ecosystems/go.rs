@@ -39,11 +39,14 @@ pub(super) fn at(dir: &Dir, sub: &str) -> Option<Found> {
             })
             .collect();
         (
-            format!("go test {}", patterns.join(" ")),
+            format!("go test -v {}", patterns.join(" ")),
             "every module go.work uses",
         )
     } else {
-        ("go test ./...".to_owned(), "every package of the module")
+        (
+            "go test -v ./...".to_owned(),
+            "every package of the module (-v: each test's result is printed, so they can be counted)",
+        )
     };
     Some(Found {
         root: ".".into(),
