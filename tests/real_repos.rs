@@ -128,7 +128,18 @@ fn project(repo: &Path) -> Value {
 
 /// A run of `playbook` on `repo`; the run's report.
 fn run(playbook: &str, repo: &Path, work: &Path) -> (Ran, Value) {
+    run_on(
+        playbook,
+        repo,
+        work,
+        &std::env::var("PATH").unwrap_or_default(),
+    )
+}
+
+/// [`run`] with the programs of `path`.
+fn run_on(playbook: &str, repo: &Path, work: &Path, path: &str) -> (Ran, Value) {
     let ran: Ran = cw()
+        .env("PATH", path)
         .args([
             "run",
             playbook,
@@ -643,33 +654,13 @@ fn a_python_project_set_up_with_uv_when_it_is_on_path() {
         "{p:#}"
     );
     let work = tempfile::tempdir().unwrap();
-    let ran: Ran = cw()
-        .args([
-            "run",
-            "tests/fixtures/real/harmless.yml",
-            "--issue",
-            "examples/issues/fizzbuzz.task.json",
-            "--repo",
-        ])
-        .arg(&repo)
-        .arg("--workdir")
-        .arg(work.path())
-        .arg("--out")
-        .arg(work.path().join("out"))
-        .env("PATH", &path)
-        .env("HOME", std::env::var("HOME").unwrap_or_default())
-        .output()
-        .unwrap()
-        .into();
-    assert_eq!(
-        ran.code,
-        0,
-        "{}\n{}",
-        ran.stdout,
-        std::fs::read_to_string(work.path().join("out/logs/01-setup.log")).unwrap_or_default()
+    let (ran, report) = run_on(
+        "tests/fixtures/real/harmless.yml",
+        &repo,
+        work.path(),
+        &path,
     );
-    let report: Value =
-        serde_json::from_str(&std::fs::read_to_string(work.path().join("out/run.json")).unwrap())
-            .unwrap();
+    let setup = std::fs::read_to_string(work.path().join("out/logs/01-setup.log"));
+    assert_eq!(ran.code, 0, "{}\n{}", ran.stdout, setup.unwrap_or_default());
     assert_eq!(step(&report, "test")["tests"]["passed"], 1);
 }

@@ -37,10 +37,14 @@ pub fn starter(project: &Project) -> String {
     let name = project.ecosystem.map_or("unknown", Ecosystem::name);
     let found: Vec<String> = std::iter::once(match project.ecosystem {
         Some(e) => format!(
-            "# Found now: {} ({}) in {}.",
+            "# Found now: {} ({}), {}.",
             e.name(),
             project.manager.as_deref().unwrap_or("?"),
-            project.root
+            if project.root == "." {
+                "at the top of the repository".to_owned()
+            } else {
+                format!("in {}/", project.root)
+            }
         ),
         None => "# Found now: no project; set the setup and test steps' commands yourself.".into(),
     })

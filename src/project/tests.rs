@@ -354,3 +354,22 @@ fn links_out_of_the_checkout_are_not_followed() {
     assert_eq!(p.test_script(), "go test -v ./...");
     assert!(p.notes.is_empty(), "{:?}", p.notes);
 }
+
+#[test]
+fn a_lockfile_that_does_not_parse_falls_back_to_the_manifest_with_a_note() {
+    let d = repo(&[
+        ("package.json", r#"{"scripts":{"test":"node --test"}}"#),
+        (
+            "package-lock.json",
+            "{ \"lockfileVersion\": 3, <<<<<<< HEAD",
+        ),
+    ]);
+    let p = detect_in(d.path());
+    assert_eq!(p.setup_script(), "npm install");
+    assert_eq!(
+        p.notes,
+        [
+            "package-lock.json does not parse: installing from package.json, without a frozen lockfile"
+        ]
+    );
+}

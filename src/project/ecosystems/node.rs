@@ -55,7 +55,24 @@ pub(super) fn at(dir: &Dir, sub: &str, tools: &Tools) -> Option<Found> {
     if pinned.is_some() {
         evidence.push("packageManager in package.json".into());
     }
-    let locked = lock.is_some_and(|(_, m)| m == manager);
+    // A lockfile that does not parse cannot be installed from exactly: the manifest then.
+    let readable = match lock {
+        Some((file, _)) if file.ends_with(".json") => match dir.read(sub, file) {
+            Ok(Some(t)) => serde_json::from_str::<Value>(&t).is_ok(),
+            _ => false,
+        },
+        Some((file, _)) if file == "pnpm-lock.yaml" => match dir.read(sub, file) {
+            Ok(Some(t)) => crate::source::yaml::Document::parse(&t).is_ok(),
+            _ => false,
+        },
+        _ => true,
+    };
+    if let (false, Some((file, _))) = (readable, lock) {
+        notes.push(format!(
+            "{file} does not parse: installing from package.json, without a frozen lockfile"
+        ));
+    }
+    let locked = readable && lock.is_some_and(|(_, m)| m == manager);
     if let (Some(p), Some((file, m))) = (&pinned, lock) {
         if p != m {
             notes.push(format!("package.json pins {p} but the lockfile is {file}; using {p} without a frozen lockfile"));
