@@ -221,6 +221,20 @@ fn toolchains(repo: &Path, env: &BTreeMap<String, String>) -> Check {
         )
         .fix(fixes.join("; "));
     }
+    // Debian and Ubuntu ship Python without venv: every Python setup would stop there.
+    if p.needs.iter().any(|n| n == "python3")
+        && !std::process::Command::new("python3")
+            .args(["-c", "import venv, ensurepip"])
+            .env_clear()
+            .env("PATH", env.get("PATH").map(String::as_str).unwrap_or(""))
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success())
+    {
+        return check(name, Status::Fail, format!("{what}: python3 cannot make a virtual environment (no venv or ensurepip)"))
+            .fix("Debian/Ubuntu: `apt install python3-venv`; or install uv (`pipx install uv`), which setup then uses");
+    }
     match &p.test {
         Some(t) => check(
             name,

@@ -328,7 +328,10 @@ impl Engine {
     /// Finds how the checkout installs and tests itself (`project.*`), when a template reads
     /// it. Detection reads files only, off the async threads.
     pub(crate) async fn detect_project(&mut self) {
-        if !self.reads_project {
+        // A run with a cache root finds its project for the caches even when no template
+        // reads `project`; a plan only when one does.
+        let caching = self.s.run.cache_root.is_some() && self.plan.is_none();
+        if !self.reads_project && !caching {
             return;
         }
         let checkout = self.s.run.checkout.clone();
@@ -367,7 +370,13 @@ impl Engine {
         match cache {
             Some(Ok(held)) => {
                 tracing::info!(cache = %held.used.dir, hit = held.used.hit, "dependency cache");
-                self.s.child_env.extend(held.env.clone());
+                // Below the playbook's env: a playbook that sets CARGO_TARGET_DIR keeps it.
+                for (k, v) in &held.env {
+                    self.s
+                        .child_env
+                        .entry(k.clone())
+                        .or_insert_with(|| v.clone());
+                }
                 self.report.cache = Some(held.used.clone());
                 self.cache = Some(held);
             }

@@ -115,9 +115,9 @@ pub fn check(parts: &Parts<'_>, doc: &Document, source: &SourceFile) -> Vec<Diag
         .and_then(serde_json::Value::as_array);
     for (i, glob) in protect.into_iter().flatten().enumerate() {
         let Some(text) = glob.as_str() else { continue };
-        let problem = crate::paths::check_relative(text)
-            .err()
-            .map(str::to_owned)
+        let problem = (text.starts_with("./") || text.ends_with('/'))
+            .then(|| "never matches: globs match paths as git writes them (`tests/**`, not `./tests/` or `tests/`)".to_owned())
+            .or_else(|| crate::paths::check_relative(text).err().map(str::to_owned))
             .or_else(|| {
                 globset::Glob::new(text)
                     .err()

@@ -53,8 +53,15 @@ fn key_files(e: Ecosystem) -> &'static [&'static str] {
             "setup.cfg",
             "requirements.txt",
             "requirements-dev.txt",
+            "requirements_dev.txt",
+            "dev-requirements.txt",
             "requirements-test.txt",
+            "requirements_test.txt",
+            "requirements-tests.txt",
+            "test-requirements.txt",
             "requirements/test.txt",
+            "requirements/tests.txt",
+            "requirements/testing.txt",
             "requirements/dev.txt",
         ],
         Ecosystem::Node => &[
@@ -86,7 +93,12 @@ fn variables(e: Ecosystem, dir: &Path) -> BTreeMap<String, String> {
             ("BUN_INSTALL_CACHE_DIR", at("bun")),
         ],
         Ecosystem::Rust => vec![("CARGO_TARGET_DIR", at("target"))],
-        Ecosystem::Go => vec![("GOMODCACHE", at("gomod")), ("GOCACHE", at("gobuild"))],
+        Ecosystem::Go => vec![
+            ("GOMODCACHE", at("gomod")),
+            ("GOCACHE", at("gobuild")),
+            // Go makes its module cache read-only unless asked: pruning must delete it.
+            ("GOFLAGS", "-modcacherw".to_owned()),
+        ],
         Ecosystem::Make | Ecosystem::Cmake => vec![],
     };
     pairs.into_iter().map(|(k, v)| (k.to_owned(), v)).collect()
@@ -114,10 +126,13 @@ pub fn open(
     };
     let mut hash = Sha256::new();
     for f in files {
-        if let Ok(Some(text)) = dir.read(sub, f) {
+        // Every byte, binary lockfiles and large ones too (read as a stream).
+        if let Some(path) = dir.file(sub, f)
+            && let Ok(mut file) = File::open(path)
+        {
             hash.update(f.as_bytes());
             hash.update([0]);
-            hash.update(text.as_bytes());
+            let _ = std::io::copy(&mut file, &mut hash);
             hash.update([0]);
         }
     }

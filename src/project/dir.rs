@@ -41,6 +41,12 @@ impl Dir {
         Some(p)
     }
 
+    /// The path of `sub/file` when it is a regular file (links are not followed).
+    pub(crate) fn file(&self, sub: &str, file: &str) -> Option<PathBuf> {
+        self.path(sub, file)
+            .filter(|p| std::fs::symlink_metadata(p).is_ok_and(|m| m.is_file()))
+    }
+
     /// Whether `sub/file` is a regular file (links are not followed).
     pub(crate) fn is_file(&self, sub: &str, file: &str) -> bool {
         self.path(sub, file)

@@ -116,7 +116,21 @@ async fn run_shell(s: &Services, call: &StepCall<'_>) -> StepResult {
         None,
     )
     .await;
-    let counts = super::tests_count::parse(&result.captured.output);
+    // The kept output is a tail: when it may have been cut, count from the whole log.
+    let cut = result.captured.output.len() + 64 * 1024 >= s.run.options.output_limit;
+    let counts = if cut && result.logged {
+        let log = s
+            .run
+            .run_dir
+            .join("logs")
+            .join(format!("{}.log", call.stem));
+        tokio::task::spawn_blocking(move || super::tests_count::parse_file(&log))
+            .await
+            .ok()
+            .flatten()
+    } else {
+        super::tests_count::parse(&result.captured.output)
+    };
     result.outputs.insert(
         "tests".into(),
         counts
@@ -149,20 +163,32 @@ async fn run_shell(s: &Services, call: &StepCall<'_>) -> StepResult {
 /// since the run started (at most ten named); `None` when there are none.
 async fn protected_changes(s: &Services) -> Option<Vec<String>> {
     let globs = &s.run.playbook.protect;
-    let start = s.start?;
     if globs.is_empty() {
         return None;
     }
+    // What cannot be checked is not taken as unchanged.
+    let unsure = |why: String| Some(vec![format!("<cannot be checked: {why}>")]);
+    let Some(start) = s.start else {
+        return unsure("the checkout had no commit when the run started".into());
+    };
     let mut set = globset::GlobSetBuilder::new();
     for g in globs {
-        set.add(globset::Glob::new(g).ok()?);
+        match globset::Glob::new(g) {
+            Ok(glob) => set.add(glob),
+            Err(e) => return unsure(format!("`{g}`: {e}")),
+        };
     }
-    let set = set.build().ok()?;
-    let changed = s
+    let Ok(set) = set.build() else {
+        return unsure("the globs do not build".into());
+    };
+    let changed = match s
         .workspace
         .off_thread(move |w| w.changed_since(start))
         .await
-        .ok()?;
+    {
+        Ok(c) => c,
+        Err(e) => return unsure(e.to_string()),
+    };
     let touched: Vec<String> = changed
         .into_iter()
         .filter(|p| set.is_match(p))
@@ -179,7 +205,17 @@ fn judge(
     before: Option<&super::tests_count::TestCounts>,
     id: &str,
 ) {
-    let Some(now) = now else { return };
+    let Some(now) = now else {
+        // The tests counted before any change and print no summary now: something stopped
+        // them (a conftest that exits, a runner replaced), whatever the exit code says.
+        if before.is_some() {
+            result.status = StepStatus::Failure;
+            result.message = Some(format!(
+                "the test runner printed no summary, though it did before any change (`{id}`)"
+            ));
+        }
+        return;
+    };
     if now.ran == 0 {
         result.status = StepStatus::Failure;
         result.message = Some("no tests ran".into());
@@ -211,4 +247,58 @@ fn baseline_counts(call: &StepCall<'_>, id: &str) -> Option<super::tests_count::
         .get_attr("tests")
         .ok()?;
     super::tests_count::TestCounts::from_value(&tests)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::steps::tests_count::parse;
+
+    fn judged(exit: i32, now: &str, before: &str) -> StepResult {
+        let mut r = if exit == 0 {
+            StepResult::success()
+        } else {
+            StepResult::failed(format!("exit code {exit}"))
+        };
+        r.exit_code = Some(exit);
+        judge(
+            &mut r,
+            parse(now).as_ref(),
+            parse(before).as_ref(),
+            "baseline",
+        );
+        r
+    }
+
+    #[test]
+    fn a_test_step_is_judged_against_the_tests_before_any_change() {
+        let before = "FAILED t.py::old - x\n= 1 failed, 3 passed in 1s =";
+        let same = judged(
+            1,
+            "FAILED t.py::old - x\n= 1 failed, 3 passed in 1s =",
+            before,
+        );
+        assert_eq!(same.status, StepStatus::Success);
+        let new = judged(
+            1,
+            "FAILED t.py::new - x\n= 1 failed, 3 passed in 1s =",
+            before,
+        );
+        assert_eq!(new.status, StepStatus::Failure);
+        let fewer = judged(0, "= 2 passed in 1s =", before);
+        assert_eq!(fewer.status, StepStatus::Failure);
+        let none = judged(5, "= no tests ran in 0.01s =", before);
+        assert_eq!(none.message.as_deref(), Some("no tests ran"));
+        // A runner silenced (a conftest that exits 0) is not a pass.
+        let silent = judged(0, "", before);
+        assert_eq!(silent.status, StepStatus::Failure);
+        assert_eq!(
+            silent.message.as_deref(),
+            Some(
+                "the test runner printed no summary, though it did before any change (`baseline`)"
+            )
+        );
+        // Without counts on either side, the exit code decides.
+        assert_eq!(judged(0, "ok", "ok").status, StepStatus::Success);
+    }
 }

@@ -89,11 +89,29 @@ impl TestCounts {
 /// The counts in `output`, summed over every summary line found (a workspace prints one per
 /// crate); `None` when no runner's summary is there.
 pub fn parse(output: &str) -> Option<TestCounts> {
+    parse_lines(output.lines())
+}
+
+/// [`parse`] over the lines of a step's whole log, when its output was more than the kept
+/// tail (a long `go test -v`): counts from a cut-off output would miss tests.
+pub fn parse_file(path: &std::path::Path) -> Option<TestCounts> {
+    use std::io::BufRead;
+    let file = std::fs::File::open(path).ok()?;
+    parse_lines(
+        std::io::BufReader::new(file)
+            .split(b'\n')
+            .map_while(Result::ok)
+            .map(|l| String::from_utf8_lossy(&l).into_owned()),
+    )
+}
+
+fn parse_lines<S: AsRef<str>>(lines: impl Iterator<Item = S>) -> Option<TestCounts> {
     let mut total = TestCounts::default();
     let mut found = false;
     let mut names = Vec::new();
     let mut interrupted = false;
-    for line in output.lines() {
+    for line in lines {
+        let line = line.as_ref();
         // go: a package that did not build ran none of its tests, and says so only here.
         if line.contains("[build failed]") || line.contains("[setup failed]") {
             return None;
@@ -361,7 +379,7 @@ fn strip_ansi(line: &str) -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::{TestCounts, parse};
+    use super::{TestCounts, parse, parse_file};
 
     fn c(passed: u64, failed: u64, skipped: u64) -> Option<TestCounts> {
         Some(TestCounts {
@@ -375,6 +393,20 @@ mod tests {
 
     fn names(output: &str) -> Vec<String> {
         parse(output).map(|c| c.failures).unwrap_or_default()
+    }
+
+    #[test]
+    fn a_whole_log_counts_what_a_cut_tail_would_miss() {
+        let dir = tempfile::tempdir().unwrap();
+        let log = dir.path().join("03-test.log");
+        let mut text = String::from("$ go test -v ./...\n--- FAIL: TestEarly (0.00s)\n");
+        for i in 0..5000 {
+            text.push_str(&format!("--- PASS: Test{i} (0.00s)\n"));
+        }
+        std::fs::write(&log, text).unwrap();
+        let c = parse_file(&log).unwrap();
+        assert_eq!((c.passed, c.failed), (5000, 1));
+        assert_eq!(c.failures, ["TestEarly"]);
     }
 
     #[test]
