@@ -40,10 +40,12 @@ pub struct Held {
     _lock: Flock<File>,
 }
 
-/// The files a cache is keyed by, per ecosystem.
-fn key_files(e: Ecosystem) -> &'static [&'static str] {
+/// The files a cache is keyed by, per ecosystem (for Python, the requirement files setup
+/// installs from, as `ecosystems::python` lists them).
+fn key_files(e: Ecosystem) -> Vec<&'static str> {
+    use super::ecosystems::python::{DEV_REQUIREMENTS, TEST_REQUIREMENTS};
     match e {
-        Ecosystem::Python => &[
+        Ecosystem::Python => [
             "uv.lock",
             "poetry.lock",
             "pdm.lock",
@@ -52,19 +54,12 @@ fn key_files(e: Ecosystem) -> &'static [&'static str] {
             "setup.py",
             "setup.cfg",
             "requirements.txt",
-            "requirements-dev.txt",
-            "requirements_dev.txt",
-            "dev-requirements.txt",
-            "requirements-test.txt",
-            "requirements_test.txt",
-            "requirements-tests.txt",
-            "test-requirements.txt",
-            "requirements/test.txt",
-            "requirements/tests.txt",
-            "requirements/testing.txt",
-            "requirements/dev.txt",
-        ],
-        Ecosystem::Node => &[
+        ]
+        .into_iter()
+        .chain(TEST_REQUIREMENTS.iter().copied())
+        .chain(DEV_REQUIREMENTS.iter().copied())
+        .collect(),
+        Ecosystem::Node => vec![
             "package-lock.json",
             "npm-shrinkwrap.json",
             "pnpm-lock.yaml",
@@ -73,9 +68,9 @@ fn key_files(e: Ecosystem) -> &'static [&'static str] {
             "bun.lockb",
             "package.json",
         ],
-        Ecosystem::Rust => &["Cargo.lock", "Cargo.toml"],
-        Ecosystem::Go => &["go.sum", "go.mod", "go.work", "go.work.sum"],
-        Ecosystem::Make | Ecosystem::Cmake => &[],
+        Ecosystem::Rust => vec!["Cargo.lock", "Cargo.toml"],
+        Ecosystem::Go => vec!["go.sum", "go.mod", "go.work", "go.work.sum"],
+        Ecosystem::Make | Ecosystem::Cmake => vec![],
     }
 }
 
@@ -125,7 +120,7 @@ pub fn open(
         project.root.as_str()
     };
     let mut hash = Sha256::new();
-    for f in files {
+    for f in &files {
         // Every byte, binary lockfiles and large ones too (read as a stream).
         if let Some(path) = dir.file(sub, f)
             && let Ok(mut file) = File::open(path)

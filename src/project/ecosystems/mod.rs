@@ -5,7 +5,7 @@
 mod go;
 mod native;
 mod node;
-mod python;
+pub(crate) mod python;
 mod rust;
 
 use super::Tools;

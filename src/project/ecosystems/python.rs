@@ -19,7 +19,7 @@ const MARKERS: &[&str] = &[
 
 /// Requirement files that hold what the tests need; the development ones (often the tests'
 /// and much more: linters, docs, release tools) only when there are none of these.
-const TEST_REQUIREMENTS: &[&str] = &[
+pub(crate) const TEST_REQUIREMENTS: &[&str] = &[
     "requirements-test.txt",
     "requirements_test.txt",
     "requirements-tests.txt",
@@ -28,7 +28,7 @@ const TEST_REQUIREMENTS: &[&str] = &[
     "requirements/tests.txt",
     "requirements/testing.txt",
 ];
-const DEV_REQUIREMENTS: &[&str] = &[
+pub(crate) const DEV_REQUIREMENTS: &[&str] = &[
     "requirements-dev.txt",
     "requirements_dev.txt",
     "dev-requirements.txt",
