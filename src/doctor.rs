@@ -414,7 +414,13 @@ fn walk(
                 walk(&r.steps, &keys, out);
             }
             StepKind::Aider(a) => {
-                let num_ctx = a.num_ctx.unwrap_or(DEFAULT_NUM_CTX);
+                // A template (`{{ attempt.num_ctx }}`) is read from each attempt's keys.
+                let fixed = match &a.num_ctx {
+                    None => Some(DEFAULT_NUM_CTX),
+                    Some(crate::playbook::types::Count::Number(n)) => Some(*n),
+                    Some(crate::playbook::types::Count::Template(_)) => None,
+                };
+                let num_ctx = fixed.unwrap_or(DEFAULT_NUM_CTX);
                 let base = a.api_base.as_ref().and_then(|b| literal(b.as_str()));
                 if let Some(m) = literal(a.model.as_str()) {
                     out.insert(NamedModel {
@@ -429,10 +435,14 @@ fn walk(
                                 .get("api_base")
                                 .and_then(|b| b.as_str())
                                 .map(str::to_owned);
+                            let attempt_ctx = keys
+                                .get("num_ctx")
+                                .and_then(|n| n.as_u64())
+                                .and_then(|n| u32::try_from(n).ok());
                             out.insert(NamedModel {
                                 model: m.to_owned(),
                                 api_base: attempt_base.or(base.clone()),
-                                num_ctx,
+                                num_ctx: fixed.or(attempt_ctx).unwrap_or(DEFAULT_NUM_CTX),
                             });
                         }
                     }

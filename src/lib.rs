@@ -9,6 +9,7 @@
 pub(crate) mod adapters;
 pub mod cli;
 pub mod config;
+pub mod context;
 pub(crate) mod diagnostic;
 pub(crate) mod doctor;
 pub mod engine;

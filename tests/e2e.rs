@@ -734,3 +734,125 @@ fn a_model_that_answers_http_errors_fails_its_attempt_fast() {
     );
     assert_clean(&s);
 }
+
+const DECAMELIZE_BUG: &str = "        if c.isupper() and i > 0:\n";
+const DECAMELIZE_FIX: &str = "        if c.isupper() and i > 0 and (name[i - 1].islower() or (i + 1 < len(name) and name[i + 1].islower())):\n";
+
+/// A src-layout package of about 12k tokens: more than an 8k window holds, with the bug in
+/// `src/textkit/case.py`, which the issue never names.
+fn textkit() -> Vec<(String, String)> {
+    let mut files = vec![
+        (
+            "src/textkit/case.py".to_owned(),
+            format!(
+                "def decamelize(name):\n    \"\"\"Turn CamelCase into snake_case, keeping acronyms together.\"\"\"\n    out = []\n    for i, c in enumerate(name):\n{DECAMELIZE_BUG}            out.append(\"_\")\n        out.append(c.lower())\n    return \"\".join(out)\n"
+            ),
+        ),
+        ("src/textkit/__init__.py".into(), "from .case import decamelize\n".into()),
+        ("tests/__init__.py".into(), String::new()),
+        (
+            "tests/test_case.py".into(),
+            "import unittest\n\nfrom textkit.case import decamelize\n\n\nclass CaseTest(unittest.TestCase):\n    def test_words(self):\n        self.assertEqual(decamelize(\"parseDate\"), \"parse_date\")\n\n    def test_acronyms(self):\n        self.assertEqual(decamelize(\"HTTPServer\"), \"http_server\")\n".into(),
+        ),
+    ];
+    for module in ["numbers", "dates", "wrap", "units", "colors", "paths"] {
+        let body: String = (0..45)
+            .map(|i| {
+                format!(
+                    "def {module}_step_{i}(value):\n    \"\"\"Apply transform {i} of the {module} helpers to value.\"\"\"\n    return value * {i} + len(\"{module}\")\n\n\n"
+                )
+            })
+            .collect();
+        files.push((format!("src/textkit/{module}.py"), body));
+    }
+    files
+}
+
+#[test]
+fn files_auto_hands_a_small_model_the_file_the_issue_is_about_within_its_window() {
+    let repo_files = textkit();
+    let total: u32 = repo_files
+        .iter()
+        .map(|(_, t)| codingworker::context::tokens::count(t))
+        .sum();
+    assert!(
+        total > 8192,
+        "the package must not fit the window whole: {total}"
+    );
+    let files: Vec<(&str, &str)> = repo_files
+        .iter()
+        .map(|(p, t)| (p.as_str(), t.as_str()))
+        .collect();
+    let issue = (
+        "decamelize splits acronyms",
+        "`decamelize(\"HTTPServer\")` returns `h_t_t_p_server`; it should be `http_server`.",
+    );
+    // The model writes the fix only when the code to change is in what it reads, and
+    // reads only what fits the window it was given.
+    let model = || {
+        Behaviour::Window(Box::new(Behaviour::ByPrompt(vec![
+            (
+                DECAMELIZE_BUG.to_owned(),
+                Behaviour::Diff(vec![(
+                    "src/textkit/case.py".into(),
+                    DECAMELIZE_BUG.into(),
+                    DECAMELIZE_FIX.into(),
+                )]),
+            ),
+            (String::new(), Behaviour::Nothing),
+        ])))
+    };
+    let test = "PYTHONPATH=src python3 -m unittest discover -q -s tests -t .";
+
+    // The glob the default playbook used to have misses a src layout: nothing to fix.
+    let llm = FakeLlm::start(&[("coder", model())]);
+    let pb = playbook(
+        &llm.url,
+        &[("ollama_chat/coder", None)],
+        "\"{*,src/*,lib/*,app/*,pkg/*}.{py,rs,go,js,ts}\"",
+        test,
+        "diff",
+    );
+    let s = setup(&pb, &files, Knobs::default());
+    send_issue(&s, issue.0, issue.1);
+    run_once(&s);
+    assert_eq!(statuses(&s)[..2], ["solve=failure", "code@1=failure"]);
+
+    // `files: auto` finds it from the function's name and fits it in the window.
+    let llm = FakeLlm::start(&[("coder", model())]);
+    let pb = playbook(
+        &llm.url,
+        &[("ollama_chat/coder", None)],
+        "auto",
+        test,
+        "diff",
+    );
+    let s = setup(&pb, &files, Knobs::default());
+    send_issue(&s, issue.0, issue.1);
+    run_once(&s);
+    assert_eq!(
+        statuses(&s)[..3],
+        ["solve=success", "code@1=success", "test@1=success"]
+    );
+    assert!(on_branch(&s, "src/textkit/case.py").contains("name[i + 1].islower()"));
+    let edits = llm.edits("coder");
+    assert!(!edits.is_empty());
+    for e in &edits {
+        assert_eq!(e.num_ctx, Some(8192));
+        assert!(e.tokens <= 8192, "a prompt of {} tokens", e.tokens);
+    }
+    let code = report(&s)["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|st| st["id"] == "code")
+        .cloned()
+        .unwrap();
+    assert_eq!(code["context"]["edit"][0]["path"], "src/textkit/case.py");
+    assert_eq!(
+        code["context"]["edit"][0]["reasons"][0],
+        "defines `decamelize`, which the issue names"
+    );
+    assert_eq!(code["context"]["read"][0]["path"], "tests/test_case.py");
+    assert_clean(&s);
+}

@@ -664,3 +664,72 @@ fn a_python_project_set_up_with_uv_when_it_is_on_path() {
     assert_eq!(ran.code, 0, "{}\n{}", ran.stdout, setup.unwrap_or_default());
     assert_eq!(step(&report, "test")["tests"]["passed"], 1);
 }
+
+/// `files: auto` on published packages, with issues written as users write them (from
+/// scripts/context-corpus/tuned.json, one of the benchmark's corpora): the file that must
+/// change is handed to the agent and the prompt fits the window. The benchmark runs all of
+/// it (`scripts/bench.py --only context`); this is its smoke.
+#[test]
+fn files_auto_hands_over_the_file_an_issue_is_about_in_published_packages() {
+    use sha2::Digest;
+    let corpus: Value = serde_json::from_str(
+        &std::fs::read_to_string(root().join("scripts/context-corpus/tuned.json")).unwrap(),
+    )
+    .unwrap();
+    for name in ["click", "itertools", "postcss"] {
+        let pkg = corpus["packages"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|p| p["name"] == name)
+            .unwrap();
+        let url = pkg["url"].as_str().unwrap();
+        let archive = download(url, url.rsplit('/').next().unwrap());
+        let digest = sha2::Sha256::digest(std::fs::read(&archive).unwrap());
+        let hex: String = digest.iter().map(|b| format!("{b:02x}")).collect();
+        assert_eq!(hex, pkg["sha256"].as_str().unwrap(), "{url}");
+        let dir = tempfile::tempdir().unwrap();
+        let top = unpack(&archive, dir.path());
+        assert_eq!(top.file_name().unwrap(), pkg["strip"].as_str().unwrap());
+        for issue in pkg["issues"].as_array().unwrap() {
+            let ran: Ran = cw()
+                .arg("context")
+                .arg(&top)
+                .arg(format!("--title={}", issue["title"].as_str().unwrap()))
+                .arg(format!("--body={}", issue["body"].as_str().unwrap()))
+                .args(["--format", "json"])
+                .output()
+                .unwrap()
+                .into();
+            let got: Value = serde_json::from_str(&ran.stdout)
+                .unwrap_or_else(|e| panic!("{e}: {}\n{}", ran.stdout, ran.stderr));
+            let handed: Vec<&str> = got["edit"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|c| c["path"].as_str().unwrap())
+                .chain(
+                    got["excerpts"]
+                        .as_array()
+                        .unwrap()
+                        .iter()
+                        .map(|x| x["of"].as_str().unwrap()),
+                )
+                .collect();
+            let expect = issue["expect"][0].as_str().unwrap();
+            assert!(
+                handed.contains(&expect),
+                "{name} {}: {expect} not in {handed:?}",
+                issue["id"]
+            );
+            let b = &got["budget"];
+            let used: u64 = [
+                "margin", "system", "message", "reply", "edit", "read", "map",
+            ]
+            .iter()
+            .map(|k| b[k].as_u64().unwrap())
+            .sum();
+            assert!(used <= b["window"].as_u64().unwrap(), "{b}");
+        }
+    }
+}

@@ -109,7 +109,12 @@ fn a_dry_run_changes_nothing_and_needs_no_git() {
         plain.path().to_str().unwrap(),
     );
     assert_eq!(ran.code, 0, "{}", ran.stderr);
-    assert!(ran.stdout.contains(" main.py\n"), "{}", ran.stdout);
+    assert!(
+        ran.stdout
+            .contains("files: auto, 2 files of the checkout ranked"),
+        "{}",
+        ran.stdout
+    );
 }
 
 #[test]

@@ -1,6 +1,6 @@
 //! `codingworker init`: write a starter `.codingworker.yml` for a repository. Its setup and
 //! test commands are the ones `codingworker project` finds (`project.setup`, `project.test`,
-//! found again when each run starts), and aider's files are the project's sources.
+//! found again when each run starts), and aider gets the files each issue is about (`files: auto`).
 
 use std::path::Path;
 
@@ -11,29 +11,8 @@ use crate::project::{Ecosystem, Project, Tools};
 pub const SCHEMA_URL: &str =
     "https://raw.githubusercontent.com/OkadaSatoshi/codingworker/main/schemas/playbook.schema.json";
 
-/// The sources aider may edit, by ecosystem (relative to the project's root).
-fn files(eco: Option<Ecosystem>) -> &'static [&'static str] {
-    match eco {
-        Some(Ecosystem::Rust) => &["src/**/*.rs", "tests/**/*.rs"],
-        Some(Ecosystem::Go) => &["**/*.go"],
-        Some(Ecosystem::Node) => &["src/**/*.{js,ts,jsx,tsx,mjs,cjs}", "test/**/*.{js,ts}"],
-        Some(Ecosystem::Python) => &["**/*.py"],
-        Some(Ecosystem::Make | Ecosystem::Cmake) => &["**/*.{c,h,cc,cpp,hpp}"],
-        None => &[],
-    }
-}
-
 /// The starter playbook for a project.
 pub fn starter(project: &Project) -> String {
-    let root = if project.root == "." {
-        String::new()
-    } else {
-        format!("{}/", project.root)
-    };
-    let globs: Vec<String> = files(project.ecosystem)
-        .iter()
-        .map(|f| format!("\"{root}{f}\""))
-        .collect();
     let name = project.ecosystem.map_or("unknown", Ecosystem::name);
     let found: Vec<String> = std::iter::once(match project.ecosystem {
         Some(e) => format!(
@@ -111,7 +90,9 @@ steps:
               The previous attempt failed its tests:
               {{{{ steps.test.output | tail(60) }}}}
               {{% endif %}}
-            files: [{globs}]
+            # The files the issue is about, ranked and fitted to the model's window
+            # (`run --dry-run` shows which and why); or a list of paths and globs.
+            files: auto
         - id: test
           shell: |
             {{% if project.test %}}{{{{ project.test }}}}{{% else %}}exit 1{{% endif %}}
@@ -136,7 +117,6 @@ steps:
         {{{{ run.summary }}}}
 "#,
         found = found.join("\n"),
-        globs = globs.join(", "),
     )
 }
 

@@ -1,5 +1,6 @@
 //! The command line: argument parsing and dispatch. Each command is a file.
 
+mod context;
 mod doctor;
 mod eval;
 pub mod init;
@@ -113,6 +114,10 @@ pub enum Command {
         #[arg(long, value_enum, default_value_t = Format::Human)]
         format: Format,
     },
+    /// Show which files `files: auto` would hand the agent for an issue, and why: each
+    /// file's score and reasons, what was left out, the context budget. Exit 0 when a file
+    /// to edit was found, 1 when not.
+    Context(context::ContextArgs),
     /// Write a starter .codingworker.yml for the repository, with the setup and test
     /// commands `project` finds.
     Init {
@@ -148,6 +153,7 @@ fn dispatch(cli: Cli) -> Result<Outcome, Error> {
         Command::Run(opts) => run::run_local(&opts),
         Command::Init { dir, force } => init::init(&dir, force),
         Command::Project { dir, format } => project::project(&dir, format),
+        Command::Context(args) => context::context(&args),
         Command::Worker(args) => {
             let runtime = runtime::build(runtime::Threads::Two)?;
             crate::triggers::worker::run_worker(&(&args).into(), &runtime)

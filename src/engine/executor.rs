@@ -503,6 +503,7 @@ impl Engine {
                 message: None,
                 log: logs.then(|| format!("logs/{stem}.log")),
                 tests: None,
+                context: None,
             };
             self.observers.send(Event::StepStarted {
                 seq: self.seq,
@@ -696,6 +697,7 @@ impl Engine {
             message,
             log: result.logged.then(|| format!("logs/{stem}.log")),
             tests: result.tests,
+            context: result.context,
         };
         self.report
             .steps

@@ -327,6 +327,7 @@ impl Engine {
                 message: None,
                 log: None,
                 tests: None,
+                context: None,
             },
         );
     }

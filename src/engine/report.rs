@@ -88,6 +88,9 @@ pub struct StepReport {
     /// The test counts its output shows (a `shell` step running a test runner).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tests: Option<crate::steps::tests_count::TestCounts>,
+    /// What an `aider` step showed the model (files and why, the context budget).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub context: Option<Box<crate::context::Selection>>,
 }
 
 /// An attempt as the report shows it: `{"number": 2, "model": "..."}`.

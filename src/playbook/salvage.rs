@@ -92,14 +92,20 @@ fn aider(body: Option<&Value>) -> Value {
     out.insert("model".into(), text(obj.get("model")));
     out.insert("message".into(), text(obj.get("message")));
     for key in ["files", "read", "args"] {
-        out.insert(key.into(), strings(obj.get(key)));
+        let v = obj.get(key);
+        let list = match v {
+            Some(Value::String(one)) => Value::Array(vec![Value::String(one.clone())]),
+            _ => strings(v),
+        };
+        out.insert(key.into(), list);
     }
     copy_if(obj, &mut out, "edit_format", Value::is_string);
     copy_if(obj, &mut out, "api_base", Value::is_string);
     copy_if(obj, &mut out, "require_changes", Value::is_boolean);
     copy_if(obj, &mut out, "num_ctx", |v| {
-        v.as_u64()
-            .is_some_and(|n| n >= 512 && n <= u64::from(u32::MAX))
+        v.is_string()
+            || v.as_u64()
+                .is_some_and(|n| n >= 512 && n <= u64::from(u32::MAX))
     });
     Value::Object(out)
 }

@@ -187,6 +187,92 @@ impl JsonSchema for Flag {
     }
 }
 
+/// A number of tokens that may also be written as a template rendering to one
+/// (`"{{ attempt.num_ctx }}"`), so that each attempt's model can set its own.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Count {
+    Number(u32),
+    Template(Template),
+}
+
+struct CountOrStr;
+
+impl Visitor<'_> for CountOrStr {
+    type Value = Count;
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("a whole number or a template")
+    }
+    fn visit_u64<E: de::Error>(self, v: u64) -> Result<Self::Value, E> {
+        u32::try_from(v)
+            .map(Count::Number)
+            .map_err(|_| E::custom(format!("{v} is too large")))
+    }
+    fn visit_i64<E: de::Error>(self, v: i64) -> Result<Self::Value, E> {
+        u64::try_from(v)
+            .map_err(|_| E::custom(format!("{v} is negative")))
+            .and_then(|v| self.visit_u64(v))
+    }
+    fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {
+        Ok(Count::Template(Template::new(v)))
+    }
+}
+
+impl<'de> Deserialize<'de> for Count {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        d.deserialize_any(CountOrStr)
+    }
+}
+
+impl Serialize for Count {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match self {
+            Count::Number(n) => s.serialize_u32(*n),
+            Count::Template(t) => s.serialize_str(t.as_str()),
+        }
+    }
+}
+
+impl JsonSchema for Count {
+    fn schema_name() -> Cow<'static, str> {
+        "Count".into()
+    }
+    fn json_schema(_: &mut SchemaGenerator) -> Schema {
+        json_schema!({
+            "anyOf": [
+                { "type": "integer", "minimum": 512 },
+                { "type": "string" }
+            ],
+            "description": "A whole number (at least 512), or a template that renders to one (`{{ attempt.num_ctx }}`)."
+        })
+    }
+}
+
+impl Count {
+    /// The number, or what the template renders to, checked.
+    pub fn resolve(
+        &self,
+        field: &str,
+        render: &dyn Fn(&Template) -> Result<String, String>,
+    ) -> Result<u32, String> {
+        let n = match self {
+            Count::Number(n) => *n,
+            Count::Template(t) => {
+                let text = render(t)?;
+                text.trim().parse::<u32>().map_err(|_| {
+                    format!(
+                        "`{field}` rendered to `{}`, not a whole number",
+                        text.trim()
+                    )
+                })?
+            }
+        };
+        if n < 512 {
+            return Err(format!("`{field}` is {n}; it must be at least 512 tokens"));
+        }
+        Ok(n)
+    }
+}
+
 /// A duration written the humantime way: `30s`, `10m`, `1h 30m`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct HumanDuration(pub Duration);

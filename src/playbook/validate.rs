@@ -255,6 +255,24 @@ impl Checker<'_> {
         }
         match &step.kind {
             StepKind::Aider(a) => {
+                if let Some(crate::playbook::types::Count::Template(t)) = &a.num_ctx
+                    && !t.as_str().contains("{{")
+                    && !t.as_str().contains("{%")
+                {
+                    let ok = t.as_str().trim().parse::<u32>().is_ok_and(|n| n >= 512);
+                    if !ok {
+                        self.out.push(
+                            Diagnostic::error(
+                                "invalid-count",
+                                format!(
+                                    "`num_ctx` must be a whole number of tokens (at least 512) or a template, found `{}`",
+                                    t.as_str()
+                                ),
+                            )
+                            .at(self.doc.value_span(&format!("{pointer}/aider/num_ctx"))),
+                        );
+                    }
+                }
                 for (field, list) in [("files", &a.files), ("read", &a.read)] {
                     for (i, t) in list.iter().enumerate() {
                         if t.as_str().contains("{{") || t.as_str().contains("{%") {

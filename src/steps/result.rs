@@ -32,6 +32,8 @@ pub struct StepResult {
     pub model: Option<String>,
     /// The test counts a `shell` step's output shows.
     pub tests: Option<super::tests_count::TestCounts>,
+    /// What an `aider` step showed the model, and why.
+    pub context: Option<Box<crate::context::Selection>>,
 }
 
 impl StepResult {
@@ -48,6 +50,7 @@ impl StepResult {
             logged: false,
             model: None,
             tests: None,
+            context: None,
         }
     }
 
@@ -88,6 +91,7 @@ impl StepResult {
             logged: true,
             model: None,
             tests: None,
+            context: None,
         }
     }
 

@@ -33,6 +33,11 @@ pub(crate) enum Behaviour {
     Delay(u64, Box<Behaviour>),
     /// The behaviour of the first needle the prompt contains (else the last entry's).
     ByPrompt(Vec<(String, Behaviour)>),
+    /// As Ollama does: a prompt longer than the request's `options.num_ctx` (Ollama's
+    /// default of 4096 when unset) loses its beginning; the inner behaviour sees only what
+    /// is left. With `ByPrompt` inside, a model that writes the fix only when the code to
+    /// change is in its prompt, and only when that prompt fits its window.
+    Window(Box<Behaviour>),
 }
 
 /// A chat request the server received.
@@ -45,6 +50,10 @@ pub(crate) struct Recorded {
     pub prompt: String,
     /// A request for a commit message rather than an edit.
     pub commit_message: bool,
+    /// Its tokens (`cl100k_base`, as the runner counts them).
+    pub tokens: u32,
+    /// The window the request asked for (`options.num_ctx`).
+    pub num_ctx: Option<u64>,
 }
 
 #[derive(Default)]
@@ -198,11 +207,16 @@ async fn answer(state: &Shared, api: &'static str, body: &Value) -> Result<Strin
         .collect::<Vec<_>>()
         .join("\n\n");
     let commit_message = prompt.to_lowercase().contains("commit message");
+    let tokens = codingworker::context::tokens::count(&prompt);
+    let num_ctx = body["options"]["num_ctx"].as_u64();
+    let mut visible = prompt.clone();
     state.lock().unwrap().chats.push(Recorded {
         api,
         model: model.clone(),
         prompt,
         commit_message,
+        tokens,
+        num_ctx,
     });
     let Some(mut behaviour) = script(state, &model) else {
         return Err((
@@ -219,8 +233,21 @@ async fn answer(state: &Shared, api: &'static str, body: &Value) -> Result<Strin
                 tokio::time::sleep(Duration::from_secs(secs)).await;
                 behaviour = *inner;
             }
+            Behaviour::Window(inner) => {
+                let window = num_ctx.unwrap_or(4096) as usize;
+                if tokens as usize > window {
+                    // Keep about the last `window` tokens, by this prompt's own density.
+                    let keep = visible.len() * window / tokens as usize;
+                    let mut cut = visible.len() - keep;
+                    while !visible.is_char_boundary(cut) {
+                        cut += 1;
+                    }
+                    visible = visible[cut..].to_owned();
+                }
+                behaviour = *inner;
+            }
             Behaviour::ByPrompt(choices) => {
-                let prompt = state.lock().unwrap().chats.last().unwrap().prompt.clone();
+                let prompt = visible.clone();
                 let last = choices
                     .last()
                     .map(|(_, b)| b.clone())
@@ -234,7 +261,9 @@ async fn answer(state: &Shared, api: &'static str, body: &Value) -> Result<Strin
         }
     }
     match behaviour {
-        Behaviour::Delay(..) | Behaviour::ByPrompt(..) => unreachable!("unwrapped above"),
+        Behaviour::Delay(..) | Behaviour::ByPrompt(..) | Behaviour::Window(..) => {
+            unreachable!("unwrapped above")
+        }
         Behaviour::Status(code) => Err(error(code)),
         Behaviour::Hang => {
             tokio::time::sleep(Duration::from_secs(3600)).await;

@@ -110,7 +110,9 @@ impl Setup {
     pub(crate) fn push_to_remote(&self, files: &[(&str, &str)]) {
         let repo = self.sb.repo();
         for (name, text) in files {
-            std::fs::write(repo.join(name), text).unwrap();
+            let path = repo.join(name);
+            std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+            std::fs::write(path, text).unwrap();
         }
         git(&repo, &["add", "-A"]);
         git(&repo, &["commit", "-qm", "update"]);

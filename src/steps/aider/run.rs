@@ -14,7 +14,7 @@ use crate::steps::result::{StepResult, StepStatus};
 
 /// The flags that keep aider non-interactive, offline and out of the repository
 /// (measured against aider 0.86: docs/design.md).
-pub const HEADLESS_FLAGS: [&str; 16] = [
+pub const HEADLESS_FLAGS: [&str; 14] = [
     "--yes-always",
     "--no-check-update",
     "--no-analytics",
@@ -25,13 +25,15 @@ pub const HEADLESS_FLAGS: [&str; 16] = [
     "--no-pretty",
     "--no-detect-urls",
     "--no-suggest-shell-commands",
-    "--map-tokens",
-    "0",
     "--chat-history-file",
     "/dev/null",
     "--input-history-file",
     "/dev/null",
 ];
+
+/// The window assumed for models that are not local (Ollama or `openai/`) when the step
+/// sets no `num_ctx`: cloud models hold far more than a local one.
+pub const CLOUD_WINDOW: u32 = 131_072;
 
 /// How the model is reached.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -60,6 +62,10 @@ pub struct Invocation {
     pub probe: Option<String>,
     /// Things worth telling the user (a glob that matched nothing).
     pub notes: Vec<String>,
+    /// What the model is shown, and why (files, budget).
+    pub context: crate::context::Selection,
+    /// Excerpts handed read-only: where they are written, and their text.
+    pub excerpts: Vec<(PathBuf, String)>,
 }
 
 /// What `prepare` needs to know about where it runs.
@@ -83,6 +89,7 @@ impl Invocation {
         probe_timeout: std::time::Duration,
     ) -> Result<(), String> {
         let mut writes = vec![(self.message_file.clone(), masker.mask(&self.message))];
+        writes.extend(self.excerpts.clone());
         writes.extend(self.metadata.clone());
         writes.extend(self.settings.clone());
         for (path, text) in writes {
@@ -128,7 +135,7 @@ pub fn prepare(
     let message = render(&spec.message)?;
     let mut notes = Vec::new();
     let mut files = Vec::new();
-    for t in &spec.files {
+    for t in spec.files.iter().filter(|t| !is_auto(t)) {
         let pattern = render(t)?;
         files.extend(resolve_paths(
             "files",
@@ -149,7 +156,13 @@ pub fn prepare(
             &mut notes,
         )?);
     }
-    let edit_format = spec.edit_format.as_ref().map(render).transpose()?;
+    let edit_format = spec
+        .edit_format
+        .as_ref()
+        .map(render)
+        .transpose()?
+        .map(|f| f.trim().to_owned())
+        .filter(|f| !f.is_empty());
     let api_base = spec.api_base.as_ref().map(render).transpose()?;
     let mut extra = Vec::new();
     for t in &spec.args {
@@ -190,7 +203,41 @@ pub fn prepare(
     }
 
     let message_file = at.files_dir.join(format!("{}.md", at.stem));
-    let num_ctx = spec.num_ctx.unwrap_or(DEFAULT_NUM_CTX);
+    let num_ctx = match &spec.num_ctx {
+        Some(n) => n.resolve("num_ctx", render)?,
+        None => match route {
+            Route::Ollama | Route::OpenAi => DEFAULT_NUM_CTX,
+            Route::Other => CLOUD_WINDOW,
+        },
+    };
+    let wanted = spec.context.clone().unwrap_or_default();
+    let unprefixed = |p: &String| p.strip_prefix("./").unwrap_or(p).to_owned();
+    let options = crate::context::Options {
+        window: num_ctx,
+        edit_format: edit_format.clone(),
+        auto: spec.files.iter().any(is_auto),
+        listed: files.iter().map(unprefixed).collect(),
+        read: reads.iter().map(unprefixed).collect(),
+        max_files: wanted
+            .max_files
+            .map_or(crate::context::DEFAULT_MAX_FILES, |n| n as usize),
+        budget: wanted.budget,
+        map_tokens: wanted.map_tokens,
+    };
+    let context = crate::context::select(at.cwd, &message, &options)?;
+    let message = context.message.clone();
+    let excerpts: Vec<(PathBuf, String)> = context
+        .excerpts
+        .iter()
+        .enumerate()
+        .map(|(i, x)| {
+            (
+                at.files_dir
+                    .join(format!("{}.excerpt-{}.txt", at.stem, i + 1)),
+                x.text.clone(),
+            )
+        })
+        .collect();
     let metadata = match route {
         Route::Ollama | Route::OpenAi => {
             let provider = if route == Route::Ollama {
@@ -235,14 +282,22 @@ pub fn prepare(
     if let Some((path, _)) = &settings {
         args.extend(["--model-settings-file".into(), path.display().to_string()]);
     }
-    if let Some(f) = edit_format {
-        args.extend(["--edit-format".into(), f]);
+    if context.pass_edit_format {
+        args.extend(["--edit-format".into(), context.edit_format.clone()]);
     }
-    for r in reads {
-        args.extend(["--read".into(), r]);
+    args.extend(["--map-tokens".into(), context.map_tokens.to_string()]);
+    if context.map_tokens > 0 && context.edit.is_empty() {
+        // aider multiplies the map eightfold when no file is in the chat: not past the window.
+        args.extend(["--map-multiplier-no-files".into(), "1".into()]);
+    }
+    for r in &context.read {
+        args.extend(["--read".into(), argv_path(&r.path)]);
+    }
+    for (path, _) in &excerpts {
+        args.extend(["--read".into(), path.display().to_string()]);
     }
     args.extend(extra);
-    args.extend(files);
+    args.extend(context.edit.iter().map(|e| argv_path(&e.path)));
     Ok(Invocation {
         model,
         route,
@@ -255,6 +310,8 @@ pub fn prepare(
         settings,
         probe,
         notes,
+        context,
+        excerpts,
     })
 }
 
@@ -351,6 +408,9 @@ impl Kind for AiderSpec {
                 s.run.checkout.display()
             ));
         }
+        for line in inv.context.lines() {
+            out.say(&line);
+        }
         out.block(
             &format!("message ({})", inv.message_file.display()),
             inv.message.trim_end(),
@@ -409,6 +469,7 @@ async fn run_aider(s: &Services, call: &StepCall<'_>, spec: &AiderSpec) -> StepR
     )
     .await;
     result.model = Some(inv.model.clone());
+    result.context = Some(Box::new(inv.context.masked(|t| s.masker.mask(t))));
     // Judged by content: empty files created for named files, or changes that were there
     // before and that aider merely committed, are not work.
     result.changed = match before {

@@ -168,6 +168,7 @@ fn report(status: RunStatus, steps: &[(&str, StepStatus, bool)], pr: bool) -> Ru
             message: None,
             log: None,
             tests: None,
+            context: None,
         })
         .collect();
     if pr {
