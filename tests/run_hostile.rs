@@ -150,7 +150,7 @@ version: 1
 name: long
 steps:
   - { id: file, shell: "cat \"$CW_ISSUE_BODY_FILE\" > body-file.txt && test -z \"${CW_ISSUE_BODY+set}\"" }
-  - { id: code, aider: { model: openai/m, message: "{{ issue.body }}", num_ctx: 400000 } }
+  - { id: code, aider: { model: openai/m, message: "{{ issue.body }}", num_ctx: 1000000 } }
   - { id: inline, continue_on_error: true, shell: "echo {{ issue.body }}" }
 "#,
         &task,

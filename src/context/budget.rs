@@ -171,21 +171,32 @@ pub fn excerpt(path: &str, text: &str, needles: &[&str], max: u32) -> String {
         .filter(|(w, _)| *w > 0.0)
         .collect();
     hits.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)));
-    let mut out = format!(
-        "An excerpt of {path} ({} lines in all; the file is too large to send whole). Lines not shown are unchanged.\n",
-        lines.len()
-    );
-    let mut used = tokens::count(&out);
-    let mut pieces: Vec<(usize, usize)> = Vec::new();
     if hits.is_empty() {
         hits.push((1.0, 0));
     }
-    for (_, i) in hits {
+    let head = format!(
+        "An excerpt of {path} ({} lines in all; the file is too large to send whole). Lines not shown are unchanged.\n",
+        lines.len()
+    );
+    let piece = |a: usize, b: usize| {
+        format!(
+            "\n--- {path}, lines {}-{} ---\n{}\n",
+            a + 1,
+            b,
+            lines[a..b].join("\n")
+        )
+    };
+    let mut used = tokens::count(&head);
+    if used > max {
+        return String::new();
+    }
+    let mut pieces: Vec<(usize, usize)> = Vec::new();
+    for (_, i) in hits.into_iter().take(200) {
         let (a, b) = (i.saturating_sub(BEFORE), (i + AFTER).min(lines.len()));
         if pieces.iter().any(|&(x, y)| a >= x && b <= y) {
             continue;
         }
-        let cost = tokens::count(&lines[a..b].join("\n")) + 16;
+        let cost = tokens::count(&piece(a, b));
         if used + cost > max {
             continue;
         }
@@ -200,15 +211,16 @@ pub fn excerpt(path: &str, text: &str, needles: &[&str], max: u32) -> String {
             _ => merged.push((a, b)),
         }
     }
-    for (a, b) in merged {
-        out.push_str(&format!(
-            "\n--- {path}, lines {}-{} ---\n{}\n",
-            a + 1,
-            b,
-            lines[a..b].join("\n")
-        ));
+    // Merging only removes repeated lines, but the count is checked, not assumed.
+    loop {
+        let out: String = std::iter::once(head.clone())
+            .chain(merged.iter().map(|&(a, b)| piece(a, b)))
+            .collect();
+        if tokens::count(&out) <= max || merged.is_empty() {
+            return out;
+        }
+        merged.pop();
     }
-    out
 }
 
 #[cfg(test)]

@@ -101,15 +101,30 @@ pub fn collect(root: &Path) -> (Vec<Candidate>, LeftOut) {
     let mut out = Vec::new();
     let mut left = LeftOut::default();
     let mut total: u64 = 0;
+    // The ignore files are the repository's: one that is a symlink could make the walk
+    // read anything (`.gitignore -> /dev/zero`). A folder holding one is not walked; at the
+    // top, ignore files are then not read at all.
+    let linked_ignore = |dir: &Path| {
+        [".gitignore", ".ignore"].iter().any(|f| {
+            std::fs::symlink_metadata(dir.join(f)).is_ok_and(|m| m.file_type().is_symlink())
+        })
+    };
+    let trust_ignores = !linked_ignore(root);
     let walker = ignore::WalkBuilder::new(root)
         .hidden(true)
         .require_git(false)
         .follow_links(false)
+        .parents(false)
         .git_global(false)
-        .filter_entry(|e| {
-            !(e.file_type().is_some_and(|t| t.is_dir())
-                && SKIPPED_DIRS.contains(&e.file_name().to_string_lossy().as_ref())
-                || e.file_name().to_string_lossy().ends_with(".egg-info"))
+        .git_ignore(trust_ignores)
+        .ignore(trust_ignores)
+        .filter_entry(move |e| {
+            let is_dir = e.file_type().is_some_and(|t| t.is_dir());
+            let name = e.file_name().to_string_lossy();
+            !(is_dir
+                && (SKIPPED_DIRS.contains(&name.as_ref())
+                    || name.ends_with(".egg-info")
+                    || linked_ignore(e.path())))
         })
         .build();
     for entry in walker.flatten() {
@@ -254,6 +269,25 @@ pub(crate) fn floor_char_boundary(s: &str, i: usize) -> usize {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_symlinked_ignore_file_is_never_read() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path();
+        std::fs::create_dir_all(root.join("sub")).unwrap();
+        std::fs::write(root.join("a.py"), "x = 1\n").unwrap();
+        std::fs::write(root.join("sub/b.py"), "y = 1\n").unwrap();
+        std::os::unix::fs::symlink("/dev/zero", root.join("sub/.gitignore")).unwrap();
+        let (found, _) = collect(root);
+        assert_eq!(
+            found.len(),
+            1,
+            "the folder with the linked ignore file is skipped"
+        );
+        std::os::unix::fs::symlink("/dev/zero", root.join(".gitignore")).unwrap();
+        let (found, _) = collect(root);
+        assert_eq!(found[0].path, "a.py");
+    }
 
     #[test]
     fn tests_are_told_by_folder_and_name() {

@@ -282,7 +282,7 @@ pub fn select(root: &Path, message: &str, opts: &Options) -> Result<Selection, S
     // Pinned files first (ranked among themselves), then the ranking.
     order.sort_by_key(|o| !pinned.contains(&o.0));
 
-    let cost = |c: &Candidate| tokens::count(&c.text) + tokens::PER_FILE;
+    let cost = |c: &Candidate| tokens::count(&c.text) + tokens::per_file(&c.path);
     let mut edit: Vec<Chosen> = Vec::new();
     let mut read: Vec<Chosen> = Vec::new();
     let mut excerpts: Vec<Excerpt> = Vec::new();
@@ -338,7 +338,11 @@ pub fn select(root: &Path, message: &str, opts: &Options) -> Result<Selection, S
             }
             if *score < cut {
                 skip(
-                    format!("scores below {cut:.1}, a third of the best file's"),
+                    if cut > MIN_SCORE {
+                        format!("scores below {cut:.1}, a third of the best file's")
+                    } else {
+                        format!("scores below {MIN_SCORE:.1}")
+                    },
                     &mut left_out,
                 );
                 continue;
@@ -418,8 +422,13 @@ pub fn select(root: &Path, message: &str, opts: &Options) -> Result<Selection, S
             .map(String::as_str)
             .chain(query.idents.iter().map(|i| i.name.as_str()))
             .collect();
-        let text = budget::excerpt(&c.path, &c.text, &needles, room);
-        let tokens = tokens::count(&text);
+        // aider names the excerpt's file (under the run's folder) and fences it: room for that.
+        let framing = tokens::per_file(&c.path) + 24;
+        let text = budget::excerpt(&c.path, &c.text, &needles, room.saturating_sub(framing));
+        if text.is_empty() {
+            continue;
+        }
+        let tokens = tokens::count(&text) + framing;
         notes.push(format!(
             "`{}` ({t} tokens) does not fit the window even in the `diff` format: an excerpt ({tokens} tokens) is handed read-only; a window of {needed} tokens (`num_ctx`) would hold it whole",
             c.path
@@ -442,7 +451,7 @@ pub fn select(root: &Path, message: &str, opts: &Options) -> Result<Selection, S
     // Read-only: what the playbook lists, then the tests of the files chosen.
     for path in &opts.read {
         let text = read_text(root, path);
-        let t = tokens::count(&text) + tokens::PER_FILE;
+        let t = tokens::count(&text) + tokens::per_file(path);
         if free(&format, sum(&edit), sum(&read) + sum_ex(&excerpts) + t) >= 0 {
             read.push(Chosen {
                 path: path.clone(),
@@ -671,28 +680,37 @@ fn credit_sources_of_tests(cands: &[Candidate], order: &mut Vec<(usize, f32, Vec
                     .any(|r| r.starts_with("named in") || r.starts_with("defines"))
         })
         .map(|o| (o.0, o.1))
+        .take(20)
         .collect();
+    // Sources by file stem, once.
+    let mut by_stem: rustc_hash::FxHashMap<String, Vec<usize>> = rustc_hash::FxHashMap::default();
+    for (i, c) in cands.iter().enumerate() {
+        if c.kind == FileKind::Source {
+            let name = c.path.rsplit('/').next().unwrap_or(&c.path);
+            let stem = name.split('.').next().unwrap_or(name).to_ascii_lowercase();
+            by_stem.entry(stem).or_default().push(i);
+        }
+    }
     for (t, score) in tests {
         let test_path = &cands[t].path;
         let stem = tested_stem(test_path.rsplit('/').next().unwrap_or(test_path));
-        let source = cands
-            .iter()
-            .enumerate()
-            .filter(|(_, c)| c.kind == FileKind::Source)
-            .filter(|(_, c)| {
-                let name = c.path.rsplit('/').next().unwrap_or(&c.path);
-                name.split('.').next().unwrap_or(name).to_ascii_lowercase() == stem
-            })
-            .max_by_key(|(_, c)| {
-                let shared = c
+        if stem.is_empty() || GENERIC_STEMS.contains(&stem.as_str()) {
+            continue;
+        }
+        let source = by_stem
+            .get(&stem)
+            .into_iter()
+            .flatten()
+            .copied()
+            .max_by_key(|&i| {
+                let shared = cands[i]
                     .path
                     .split('/')
                     .zip(test_path.split('/'))
                     .take_while(|(a, b)| a == b)
                     .count();
-                (shared, std::cmp::Reverse(c.path.len()))
-            })
-            .map(|(i, _)| i);
+                (shared, std::cmp::Reverse(cands[i].path.len()))
+            });
         let Some(s) = source else { continue };
         let credit = score * 0.8;
         let why = format!("tested by `{test_path}`, which the issue points at");

@@ -294,9 +294,13 @@ pub fn parse(text: &str) -> Query {
                 q.phrases.push(phrase);
             }
         }
+        let mut span_at = vec![false; line.len()];
+        for &(a, b) in &code_spans {
+            span_at[a..b].iter_mut().for_each(|x| *x = true);
+        }
         for (start, end) in words_at(line) {
             let w = &line[start..end];
-            let in_span = code_spans.iter().any(|&(a, b)| start >= a && end <= b);
+            let in_span = span_at.get(start).copied().unwrap_or(false);
             let call = line[end..].starts_with('(');
             let member = line[..start].ends_with('.');
             // In a code block every word is code; only the ones shaped or used like names

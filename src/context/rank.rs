@@ -394,6 +394,7 @@ fn body_names(text: &str, line: usize) -> Vec<String> {
     let indent = |l: &str| l.len() - l.trim_start().len();
     let base = indent(head);
     let mut out: Vec<String> = Vec::new();
+    let mut seen: FxHashSet<&str> = FxHashSet::default();
     for l in std::iter::once(head).chain(lines.take(BODY_LINES).take_while(|l| {
         l.trim().is_empty() || indent(l) > base || l.trim_start().starts_with(['}', ')'])
     })) {
@@ -407,14 +408,20 @@ fn body_names(text: &str, line: usize) -> Vec<String> {
                 && !DEF_KEYWORDS.contains(&w)
                 && !CONTROL.contains(&w)
                 && !super::query::is_common(w)
-                && !out.iter().any(|o| o == w)
+                && seen.insert(w)
             {
                 out.push(w.to_owned());
+                if out.len() >= MAX_CALLEES {
+                    return out;
+                }
             }
         }
     }
     out
 }
+
+/// A line's start and end in a text, and its words.
+type LineWords = (usize, usize, Vec<(usize, usize)>);
 
 /// For each name, the files that define it (read only where the name occurs).
 fn definers_of(cands: &[Candidate], names: &[&str]) -> Vec<Vec<usize>> {
@@ -430,20 +437,31 @@ fn definers_of(cands: &[Candidate], names: &[&str]) -> Vec<Vec<usize>> {
             .path
             .rsplit_once('.')
             .is_some_and(|(_, e)| matches!(e, "c" | "h" | "cc" | "cpp" | "cxx" | "hpp" | "hh"));
+        // The line of the last match and its words, worked out once per line.
+        let mut current: Option<LineWords> = None;
         for m in ac.find_overlapping_iter(&c.text) {
             let n = m.pattern().as_usize();
             if out[n].last() == Some(&i) {
                 continue;
             }
-            let line_start = c.text[..m.start()].rfind('\n').map_or(0, |p| p + 1);
-            let line_end = c.text[m.end()..]
-                .find('\n')
-                .map_or(c.text.len(), |p| m.end() + p);
-            let line = &c.text[line_start..line_end];
-            let words = words_at(line);
-            let at = (m.start() - line_start, m.end() - line_start);
-            if let Some(k) = words.iter().position(|&w| w == at)
-                && defines_here(line, &words, k, c_family)
+            if !current
+                .as_ref()
+                .is_some_and(|(a, b, _)| *a <= m.start() && m.end() <= *b)
+            {
+                let a = c.text[..m.start()].rfind('\n').map_or(0, |p| p + 1);
+                let b = c.text[m.end()..]
+                    .find('\n')
+                    .map_or(c.text.len(), |p| m.end() + p);
+                current = Some((a, b, words_at(&c.text[a..b])));
+            }
+            let Some((a, b, words)) = &current else {
+                continue;
+            };
+            let line = &c.text[*a..*b];
+            let at = (m.start() - a, m.end() - a);
+            if let Ok(k) = words.binary_search_by_key(&at.0, |w| w.0)
+                && words[k] == at
+                && defines_here(line, words, k, c_family)
             {
                 out[n].push(i);
             }
@@ -531,7 +549,7 @@ fn scan_all(
             .collect();
         handles
             .into_iter()
-            .flat_map(|h| h.join().unwrap_or_default())
+            .flat_map(|h| h.join().unwrap_or_else(|e| std::panic::resume_unwind(e)))
             .collect()
     })
 }
@@ -630,8 +648,7 @@ fn defines_here(line: &str, words: &[(usize, usize)], k: usize, c_family: bool) 
         || (k == 0 && (after.starts_with('=') || after.starts_with(':'))
             && (after.contains("=>") || after.contains("function")));
     // `const x = require(...)`, `import x from`: a name for another module's thing.
-    let alias = line.contains("require(") || line.contains("import ");
-    defines && !alias
+    defines && !(line.contains("require(") || line.contains("import "))
 }
 
 #[cfg(test)]

@@ -164,7 +164,7 @@ fn a_file_too_large_for_whole_edits_switches_to_diff_and_then_to_an_excerpt() {
         .collect();
     let text = format!("def target():\n{body}");
     let dir = repo(&[("big.py", &text)]);
-    let t = tokens::count(&text) + tokens::PER_FILE;
+    let t = tokens::count(&text) + tokens::per_file("big.py");
     // Fits once, not twice: diff.
     let window = (t as f32 * 1.6 + 5000.0) as u32;
     let s = select(dir.path(), "`target` is slow", &auto(window)).unwrap();

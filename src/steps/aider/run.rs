@@ -89,7 +89,11 @@ impl Invocation {
         probe_timeout: std::time::Duration,
     ) -> Result<(), String> {
         let mut writes = vec![(self.message_file.clone(), masker.mask(&self.message))];
-        writes.extend(self.excerpts.clone());
+        writes.extend(
+            self.excerpts
+                .iter()
+                .map(|(path, text)| (path.clone(), masker.mask(text))),
+        );
         writes.extend(self.metadata.clone());
         writes.extend(self.settings.clone());
         for (path, text) in writes {
@@ -211,7 +215,13 @@ pub fn prepare(
         },
     };
     let wanted = spec.context.clone().unwrap_or_default();
-    let unprefixed = |p: &String| p.strip_prefix("./").unwrap_or(p).to_owned();
+    // `./src//a.py` and `src/a.py` are one file to the selection.
+    let unprefixed = |p: &String| {
+        p.split('/')
+            .filter(|c| !c.is_empty() && *c != ".")
+            .collect::<Vec<_>>()
+            .join("/")
+    };
     let options = crate::context::Options {
         window: num_ctx,
         edit_format: edit_format.clone(),
@@ -282,12 +292,17 @@ pub fn prepare(
     if let Some((path, _)) = &settings {
         args.extend(["--model-settings-file".into(), path.display().to_string()]);
     }
-    if context.pass_edit_format {
+    // The format the budget was worked out for. aider chooses its own per model when none
+    // is given, which for a local model is `whole`; for a model it knows (most cloud ones)
+    // it may be another, whose prompts are larger: so for local models, with their small
+    // windows, the format is always named.
+    if context.pass_edit_format || matches!(route, Route::Ollama | Route::OpenAi) {
         args.extend(["--edit-format".into(), context.edit_format.clone()]);
     }
     args.extend(["--map-tokens".into(), context.map_tokens.to_string()]);
-    if context.map_tokens > 0 && context.edit.is_empty() {
-        // aider multiplies the map eightfold when no file is in the chat: not past the window.
+    if context.map_tokens > 0 {
+        // aider multiplies the map eightfold when no file is in the chat, or when the map
+        // of the chosen files comes out empty: never past the window.
         args.extend(["--map-multiplier-no-files".into(), "1".into()]);
     }
     for r in &context.read {
