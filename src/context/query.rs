@@ -33,6 +33,8 @@ pub struct Query {
     pub idents: Vec<Ident>,
     /// Lowercase words (identifiers split into their parts too) and their weight.
     pub terms: Vec<(String, f32)>,
+    /// Each term as the issue first wrote it (`values` for the stem `valu`), for reasons.
+    pub shown: Vec<String>,
     /// Messages the issue quotes (an error it pasted, a string in backticks): text a
     /// file that prints it holds verbatim.
     pub phrases: Vec<String>,
@@ -242,6 +244,7 @@ pub fn parse(text: &str) -> Query {
     let mut q = Query::default();
     let mut idents: HashMap<String, (u8, usize)> = HashMap::new();
     let mut terms: HashMap<String, (f32, usize)> = HashMap::new();
+    let mut surface: HashMap<String, String> = HashMap::new();
     let mut order = 0usize;
     let mut ident_order = 0usize;
     let mut note_ident = |name: &str, strength: u8| {
@@ -324,7 +327,11 @@ pub fn parse(text: &str) -> Query {
                     continue;
                 }
                 order += 1;
-                let e = terms.entry(stem(&stemmer, &part)).or_insert((0.0, order));
+                let stemmed = stem(&stemmer, &part);
+                if !surface.contains_key(&stemmed) && surface.len() < 4 * MAX_TERMS {
+                    surface.insert(stemmed.clone(), part.clone());
+                }
+                let e = terms.entry(stemmed).or_insert((0.0, order));
                 // The title says what the issue is about: its words count twice.
                 e.0 = (e.0 + if title { 2.0 } else { 1.0 }).min(4.0);
             }
@@ -352,6 +359,10 @@ pub fn parse(text: &str) -> Query {
     terms.sort_by(|a, b| b.1.0.total_cmp(&a.1.0).then(a.1.1.cmp(&b.1.1)));
     terms.truncate(MAX_TERMS);
     terms.sort_by(|a, b| a.0.cmp(&b.0));
+    q.shown = terms
+        .iter()
+        .map(|(t, _)| surface.get(t).cloned().unwrap_or_else(|| t.clone()))
+        .collect();
     q.terms = terms.into_iter().map(|(t, (w, _))| (t, w)).collect();
     q
 }

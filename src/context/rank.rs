@@ -360,7 +360,7 @@ pub fn rank(cands: &[Candidate], q: &Query) -> Vec<Scored> {
             let shown: Vec<String> = parts
                 .iter()
                 .take(4)
-                .map(|(_, t)| format!("`{}`", q.terms[*t].0))
+                .map(|(_, t)| format!("`{}`", q.shown[*t]))
                 .collect();
             out[i]
                 .reasons
